@@ -1,0 +1,77 @@
+"""`/api/v1/cameras`: the camera registry and stream tests."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, Query, Response, status
+from pydantic import BaseModel, ConfigDict
+
+from heldar.api.deps import CamerasDep
+from heldar.cameras.models import (
+    CAMERA_ID_PATTERN,
+    Camera,
+    CameraCreate,
+    CameraUpdate,
+    StreamTestResult,
+)
+from heldar.cameras.registry import public
+from heldar.cameras.vendors import StreamProfile
+
+router = APIRouter(prefix="/cameras", tags=["cameras"])
+
+CameraIdPath = Annotated[str, Path(pattern=CAMERA_ID_PATTERN, max_length=64)]
+
+
+class StreamTestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stream: StreamProfile | None = None
+
+
+@router.get("", response_model=list[Camera])
+async def list_cameras(cameras: CamerasDep) -> list[Camera]:
+    return [public(record) for record in await cameras.list()]
+
+
+@router.post("", response_model=Camera, status_code=status.HTTP_201_CREATED)
+async def create_camera(body: CameraCreate, cameras: CamerasDep, response: Response) -> Camera:
+    record = await cameras.create(body)
+    response.headers["Location"] = f"/api/v1/cameras/{record.id}"
+    return public(record)
+
+
+@router.get("/{camera_id}", response_model=Camera)
+async def get_camera(camera_id: CameraIdPath, cameras: CamerasDep) -> Camera:
+    return public(await cameras.get(camera_id))
+
+
+@router.patch("/{camera_id}", response_model=Camera)
+async def update_camera(camera_id: CameraIdPath, body: CameraUpdate, cameras: CamerasDep) -> Camera:
+    return public(await cameras.update(camera_id, body))
+
+
+@router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_camera(camera_id: CameraIdPath, cameras: CamerasDep) -> Response:
+    await cameras.delete(camera_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{camera_id}/test", response_model=StreamTestResult)
+async def probe_camera(
+    camera_id: CameraIdPath,
+    cameras: CamerasDep,
+    stream: Annotated[StreamProfile | None, Query()] = None,
+) -> StreamTestResult:
+    """Open the camera's stream for real (bounded in time) and report codec and size."""
+    return await cameras.test(camera_id, stream)
+
+
+@router.post("/{camera_id}/test", response_model=StreamTestResult)
+async def probe_camera_post(
+    camera_id: CameraIdPath,
+    cameras: CamerasDep,
+    body: Annotated[StreamTestRequest | None, Body()] = None,
+) -> StreamTestResult:
+    """Same as GET; the body may name the stream (`{"stream": "sub"}`)."""
+    return await cameras.test(camera_id, body.stream if body else None)

@@ -1,0 +1,91 @@
+"""The kernel: every service wired together and owned by one supervisor for the app's lifetime.
+
+`Kernel.open(settings)` prepares the data directory, opens and migrates the store, builds the
+services, starts the background ones under the supervisor, and undoes all of it in reverse order
+on exit. The HTTP layer (`heldar.api.app`) holds one `Kernel` and never builds services itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from heldar import __version__
+from heldar.cameras.registry import CameraRegistry
+from heldar.clock import Clock, SystemClock
+from heldar.ffmpeg.binary import find_ffmpeg
+from heldar.secretbox import SecretBox
+from heldar.settings import Settings
+from heldar.store.engine import Store
+from heldar.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+DATA_SUBDIRS = ("recordings", "clips", "snapshots", "frames", "playback", "buffer")
+
+
+@dataclass
+class Kernel:
+    """Handles to the running services, shared by every request."""
+
+    settings: Settings
+    clock: Clock
+    store: Store
+    supervisor: Supervisor
+    cameras: CameraRegistry
+    ffmpeg: str
+    started_at: datetime
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, settings: Settings, *, demo: bool = False, clock: Clock | None = None
+    ) -> AsyncIterator[Kernel]:
+        clock = clock or SystemClock()
+        prepare_data_dir(settings)
+        ffmpeg = find_ffmpeg(settings.ffmpeg_bin)
+        store = Store(settings.store_url)
+        try:
+            revision = await store.migrate()
+            log.info("store %s at revision %s", store.description, revision)
+            secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+            cameras = CameraRegistry(
+                store,
+                SecretBox(secret),
+                ffmpeg_timeout_s=settings.camera_test_timeout_s,
+                test_concurrency=settings.camera_test_concurrency,
+            )
+            async with Supervisor(clock=clock) as supervisor:
+                kernel = cls(
+                    settings=settings,
+                    clock=clock,
+                    store=store,
+                    supervisor=supervisor,
+                    cameras=cameras,
+                    ffmpeg=ffmpeg,
+                    started_at=clock.now(),
+                )
+                if demo:
+                    from heldar.demo import DemoCamera  # imports PyAV demuxing; only when asked
+
+                    demo_camera = DemoCamera(settings, ffmpeg=ffmpeg, cameras=cameras)
+                    await demo_camera.prepare()
+                    supervisor.start(demo_camera)
+                log.info("heldar %s started; data in %s", __version__, settings.data_dir)
+                yield kernel
+                log.info("heldar stopping")
+        finally:
+            await store.close()
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    """Create the data directory tree (owner-only: it holds the store and recordings)."""
+    root = settings.data_dir
+    root.mkdir(parents=True, exist_ok=True)
+    os.chmod(root, 0o700)
+    for name in DATA_SUBDIRS:
+        (root / name).mkdir(exist_ok=True)

@@ -1,0 +1,1 @@
+"""Everything that spawns the ffmpeg binary: which one, how its argv is built, how it is reaped."""
