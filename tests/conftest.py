@@ -13,7 +13,7 @@ from heldar.api.app import create_app
 from heldar.settings import Settings
 from heldar.store.engine import Store
 
-pytest_plugins = ["tests.support.postgres"]
+pytest_plugins = ["tests.support.postgres", "tests.support.rtsp"]
 
 
 @pytest.fixture

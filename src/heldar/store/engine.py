@@ -18,6 +18,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -134,8 +135,20 @@ def _configure_sqlite(engine: AsyncEngine, *, immediate: bool, busy_timeout_ms: 
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _upgrade(sync_conn: Connection) -> None:
+def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration revision shipped with this version."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def _upgrade(sync_conn: Connection) -> None:
+    config = _alembic_config()
     config.attributes["connection"] = sync_conn
     command.upgrade(config, "head")
