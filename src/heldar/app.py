@@ -80,6 +80,7 @@ class Kernel:
                 log.info("heldar stopping")
         finally:
             await store.close()
+            log.info("heldar stopped cleanly")
 
 
 def prepare_data_dir(settings: Settings) -> None:
