@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from heldar.cameras.vendors import StreamProfile, Vendor
+from heldar.recording.models import CameraStatus
 
 RecordMode = Literal["continuous", "scheduled", "event", "scheduled_event"]
 CAMERA_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -101,10 +102,8 @@ class CameraUpdate(_Strict):
     mirror_enabled: bool | None = None
 
 
-class CameraRecord(BaseModel):
-    """A camera as stored. Internal: carries the sealed password, never serialized to clients."""
-
-    model_config = ConfigDict(frozen=True)
+class _CameraFields(BaseModel):
+    """The fields a stored camera and its public view share."""
 
     id: str
     name: str
@@ -112,7 +111,6 @@ class CameraRecord(BaseModel):
     address: str | None
     rtsp_port: int
     username: str | None
-    password_enc: str | None
     main_stream_url: str
     sub_stream_url: str | None
     record_stream: StreamProfile
@@ -127,6 +125,14 @@ class CameraRecord(BaseModel):
     mirror_enabled: bool
     created_at: datetime
     updated_at: datetime
+
+
+class CameraRecord(_CameraFields):
+    """A camera as stored. Internal: carries the sealed password, never serialized to clients."""
+
+    model_config = ConfigDict(frozen=True)
+
+    password_enc: str | None
 
     @property
     def has_password(self) -> bool:
@@ -139,31 +145,14 @@ class CameraRecord(BaseModel):
         return self.main_stream_url
 
 
-class Camera(BaseModel):
+class Camera(_CameraFields):
     """A camera as clients see it (no secret in any form)."""
 
-    id: str
-    name: str
-    vendor: Vendor
-    address: str | None
-    rtsp_port: int
-    username: str | None
     has_password: bool
-    main_stream_url: str
-    sub_stream_url: str | None
-    record_stream: StreamProfile
-    record_enabled: bool
-    enabled: bool
-    record_mode: RecordMode
-    segment_seconds: int
-    retention_hours: int
-    pre_roll_seconds: int
-    post_roll_seconds: int
-    record_audio: bool
-    mirror_enabled: bool
     record_url_masked: str = Field(description="Record stream URL, credentials shown as `***@`.")
-    created_at: datetime
-    updated_at: datetime
+    status: CameraStatus | None = Field(
+        default=None, description="What the recorder is doing with this camera right now."
+    )
 
 
 ProbeError = Literal["auth_failed", "timeout", "unreachable", "no_video"]

@@ -31,6 +31,7 @@ from heldar.cameras.vendors import StreamProfile, has_template, template_url
 from heldar.clock import utcnow
 from heldar.errors import InvalidInput, NotFound
 from heldar.logs import register_secret
+from heldar.recording.models import CameraStatus
 from heldar.secretbox import SecretBox
 from heldar.store import cameras as sql
 from heldar.store.engine import Store
@@ -38,12 +39,14 @@ from heldar.store.engine import Store
 log = logging.getLogger(__name__)
 
 
-def public(record: CameraRecord) -> Camera:
-    """The client-facing view of a stored camera."""
+def public(record: CameraRecord, status: CameraStatus | None = None) -> Camera:
+    """The client-facing view of a stored camera (with the recorder's status when given)."""
     fields = record.model_dump(exclude={"password_enc"})
     has_credentials = bool(record.username or record.password_enc)
     masked = mask_url(record.stream_url(record.record_stream), has_credentials=has_credentials)
-    return Camera(**fields, has_password=record.has_password, record_url_masked=masked)
+    return Camera(
+        **fields, has_password=record.has_password, record_url_masked=masked, status=status
+    )
 
 
 def derive_id(name: str) -> str:

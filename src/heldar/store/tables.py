@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 from heldar.store.types import UtcDateTime
 
@@ -39,6 +52,65 @@ cameras = Table(
     Column("post_roll_seconds", Integer, nullable=False),
     Column("record_audio", Boolean, nullable=False),
     Column("mirror_enabled", Boolean, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# -- recorder (migration 0002) --------------------------------------------------------------------
+
+camera_status = Table(
+    "camera_status",
+    metadata,
+    Column(
+        "camera_id",
+        String(64),
+        ForeignKey("cameras.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("state", String(16), nullable=False),
+    Column("pid", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("reconnects", Integer, nullable=False, default=0),
+    Column("last_segment_at", UtcDateTime(), nullable=True),
+    Column("segments_written", BigInteger, nullable=False, default=0),
+    Column("bitrate_kbps", Float, nullable=True),
+    Column("fps_observed", Float, nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# Events outlive their camera (no foreign key): an audit of what happened stays readable.
+events = Table(
+    "events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("camera_id", String(64), nullable=True),
+    Column("event_type", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("timestamp", UtcDateTime(), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Index("ix_events_camera_id_id", "camera_id", "id"),
+    Index("ix_events_event_type_id", "event_type", "id"),
+)
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column(
+        "camera_id",
+        String(64),
+        ForeignKey("cameras.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("days", JSON, nullable=False),
+    Column("time_start", String(5), nullable=False),
+    Column("time_end", String(5), nullable=False),
+    Column("enabled", Boolean, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
