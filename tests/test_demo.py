@@ -10,17 +10,24 @@ import pytest
 
 from heldar.api.app import create_app
 from heldar.settings import Settings
+from tests.support.auth import ADMIN_PASSWORD, ADMIN_USER, FAST_HASHING, bearer, login
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 async def demo_client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(data_dir=tmp_path / "data", demo_rtsp_port=0)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        demo_rtsp_port=0,
+        bootstrap_admin_password=ADMIN_PASSWORD,
+        **FAST_HASHING,
+    )
     app = create_app(settings, demo=True)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            client.headers.update(bearer(await login(client, ADMIN_USER, ADMIN_PASSWORD)))
             yield client
 
 

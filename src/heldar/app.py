@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from heldar import __version__
+from heldar.auth.audit import AuditLog
+from heldar.auth.service import AuthHousekeeping, AuthServices
+from heldar.auth.users import Bootstrap
 from heldar.cameras.registry import CameraRegistry
 from heldar.clock import Clock, SystemClock
 from heldar.ffmpeg.binary import find_ffmpeg
@@ -37,6 +40,8 @@ class Kernel:
     store: Store
     supervisor: Supervisor
     cameras: CameraRegistry
+    audit: AuditLog
+    auth: AuthServices
     ffmpeg: str
     started_at: datetime
 
@@ -59,6 +64,9 @@ class Kernel:
                 ffmpeg_timeout_s=settings.camera_test_timeout_s,
                 test_concurrency=settings.camera_test_concurrency,
             )
+            audit = AuditLog(store, clock)
+            auth = AuthServices.build(settings, store, clock, audit)
+            await open_auth(settings, auth)
             async with Supervisor(clock=clock) as supervisor:
                 kernel = cls(
                     settings=settings,
@@ -66,8 +74,19 @@ class Kernel:
                     store=store,
                     supervisor=supervisor,
                     cameras=cameras,
+                    audit=audit,
+                    auth=auth,
                     ffmpeg=ffmpeg,
                     started_at=clock.now(),
+                )
+                supervisor.start(
+                    AuthHousekeeping(
+                        store,
+                        clock,
+                        auth,
+                        audit,
+                        audit_retention_days=settings.audit_retention_days,
+                    )
                 )
                 if demo:
                     from heldar.demo import DemoCamera  # imports PyAV demuxing; only when asked
@@ -81,6 +100,36 @@ class Kernel:
         finally:
             await store.close()
             log.info("heldar stopped cleanly")
+
+
+async def open_auth(settings: Settings, auth: AuthServices) -> None:
+    """Create the first admin on an empty store, and say how to log in."""
+    password = settings.bootstrap_admin_password
+    created = await auth.users.bootstrap(
+        settings.bootstrap_admin_user, password.get_secret_value() if password else None
+    )
+    if created is not None:
+        announce_bootstrap(created)
+    if not settings.auth_enabled:
+        log.warning("auth is OFF (HELDAR_AUTH_ENABLED=false): every local request acts as admin")
+    await auth.hasher.warm_up()
+
+
+def announce_bootstrap(created: Bootstrap) -> None:
+    """Say once who the first admin is. A generated password goes to stdout, never to the log."""
+    if created.generated_password is None:
+        log.info("created admin %r from HELDAR_BOOTSTRAP_ADMIN_PASSWORD", created.username)
+        return
+    log.info(
+        "created admin %r with a generated password, written to %s (mode 0600)",
+        created.username,
+        created.password_file,
+    )
+    print(
+        f"Initial admin: user {created.username!r}, password {created.generated_password} "
+        f"(also in {created.password_file}; change it after the first login)",
+        flush=True,
+    )
 
 
 def prepare_data_dir(settings: Settings) -> None:

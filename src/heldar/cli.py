@@ -1,4 +1,4 @@
-"""The `heldar` command: serve, migrate, simcam.
+"""The `heldar` command: serve, migrate, check, user, simcam.
 
 Flags override `HELDAR_*` variables, which override defaults (pydantic-settings). Every
 sub-command exits non-zero with a one-line reason on a configuration error, never a traceback.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import getpass
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
@@ -18,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from heldar import __version__
-from heldar.errors import HeldarError
+from heldar.errors import ConfigurationError, HeldarError
 from heldar.logs import configure_logging
 from heldar.settings import Settings
 
@@ -78,6 +79,69 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
     revision = asyncio.run(migrate())
     print(f"store is at revision {revision}")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from heldar.check import run_checks
+
+    settings = _settings(args)
+    configure_logging("warning", settings.log_format)
+    results = asyncio.run(run_checks(settings))
+    for result in results:
+        print(f"{'ok  ' if result.ok else 'FAIL'} {result.name}: {result.summary}")
+    failed = [r.name for r in results if not r.ok]
+    print(f"heldar check: {len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """A new password from stdin (`--password-stdin` or a pipe) or typed twice at a prompt."""
+    if args.password_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Again: ") != first:
+        raise ConfigurationError("the passwords do not match")
+    return first
+
+
+def _cmd_user(args: argparse.Namespace) -> int:
+    from heldar.auth import admin
+    from heldar.auth.rbac import Role
+
+    settings = _settings(args)
+    configure_logging("warning", settings.log_format)
+    try:
+        if args.action == "list":
+            users = asyncio.run(admin.list_users(settings))
+            print(f"{'id':>4}  {'username':<24} {'role':<12} {'state':<8} cameras")
+            for user in users:
+                state = "locked" if user.locked_until else "enabled" if user.enabled else "disabled"
+                scope = ",".join(user.camera_ids) if user.camera_ids is not None else "*"
+                print(f"{user.id:>4}  {user.username:<24} {user.role:<12} {state:<8} {scope}")
+            return 0
+        if args.action == "add":
+            password = _read_password(args)
+            user = asyncio.run(
+                admin.add_user(settings, args.name, password, Role(args.role), args.camera)
+            )
+            print(f"user {user.username!r} added (id {user.id}, role {user.role})")
+        elif args.action == "passwd":
+            user = asyncio.run(admin.set_password(settings, args.name, _read_password(args)))
+            print(f"password of {user.username!r} changed; its sessions ended")
+        elif args.action in ("disable", "enable"):
+            enabled = args.action == "enable"
+            user = asyncio.run(admin.set_enabled(settings, args.name, enabled))
+            print(f"user {user.username!r} {args.action}d")
+        elif args.action == "unlock":
+            user = asyncio.run(admin.unlock(settings, args.name))
+            print(f"user {user.username!r} unlocked")
+    except ValidationError as exc:
+        reasons = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        print(f"heldar user: {reasons}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -143,6 +207,41 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="create or upgrade the store schema, then exit")
     migrate.add_argument("--data-dir", type=Path, help="data directory (HELDAR_DATA_DIR)")
     migrate.set_defaults(func=_cmd_migrate)
+
+    check = sub.add_parser(
+        "check", help="verify the store's invariants (audit hash chain, …); non-zero on violation"
+    )
+    check.add_argument("--data-dir", type=Path, help="data directory (HELDAR_DATA_DIR)")
+    check.set_defaults(func=_cmd_check)
+
+    user = sub.add_parser("user", help="manage users without a running kernel")
+    user.add_argument("--data-dir", type=Path, help="data directory (HELDAR_DATA_DIR)")
+    actions = user.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="add a user (password from a prompt or stdin)")
+    add.add_argument("name")
+    add.add_argument(
+        "--role",
+        default="viewer",
+        choices=["admin", "manager", "guard", "viewer", "integration"],
+        help="role (default viewer)",
+    )
+    add.add_argument(
+        "--camera", action="append", metavar="ID", help="limit to this camera (repeatable)"
+    )
+    passwd = actions.add_parser("passwd", help="set a user's password; ends its sessions")
+    passwd.add_argument("name")
+    for sub_parser in (add, passwd):
+        sub_parser.add_argument(
+            "--password-stdin", action="store_true", help="read the password from stdin"
+        )
+    actions.add_parser("list", help="list users")
+    for action, text in (
+        ("disable", "disable a user; ends its sessions"),
+        ("enable", "enable a user again"),
+        ("unlock", "end a lock set by failed logins"),
+    ):
+        actions.add_parser(action, help=text).add_argument("name")
+    user.set_defaults(func=_cmd_user)
 
     simcam = sub.add_parser("simcam", help="serve simulated RTSP cameras (H.264 test pattern)")
     simcam.add_argument("--port", type=int, default=8554, help="RTSP port (default 8554)")

@@ -6,11 +6,20 @@ description, and nothing else in the code base reads the environment or builds p
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# OWASP Password Storage Cheat Sheet: argon2id with m=46 MiB, t=1 or m=19 MiB, t=2 (p=1) at least.
+OWASP_ARGON2_MIN_MEMORY_KIB = 19_456
+OWASP_ARGON2_ONE_PASS_MEMORY_KIB = 47_104
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+CommaList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -77,10 +86,147 @@ class Settings(BaseSettings):
         description="Port of the simulated camera `serve --demo` runs.",
     )
 
+    # -- auth ------------------------------------------------------------------------------------
+    auth_enabled: bool = Field(
+        default=True,
+        description=(
+            "Require a credential on every route but /healthz, /readyz and login. Turning it off "
+            "is refused unless the API binds a loopback address."
+        ),
+    )
+    bootstrap_admin_user: str = Field(
+        default="admin",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$",
+        description="Name of the admin created on first start, when the store has no user.",
+    )
+    bootstrap_admin_password: SecretStr | None = Field(
+        default=None,
+        min_length=8,
+        max_length=1024,
+        description=(
+            "Password of that first admin. Unset: one is generated, printed once and written to "
+            "<data_dir>/initial-admin-password (mode 0600)."
+        ),
+    )
+    auth_cookie_secure: bool = Field(
+        default=False,
+        description=(
+            "Mark the session cookie Secure even when the request came over plain HTTP "
+            "(set it behind a TLS-terminating proxy). Requests over HTTPS always get Secure."
+        ),
+    )
+    auth_session_ttl_h: float = Field(
+        default=12.0, ge=0.1, le=720.0, description="Absolute lifetime of a session (hours)."
+    )
+    auth_session_idle_min: float = Field(
+        default=120.0,
+        ge=1.0,
+        le=43_200.0,
+        description="A session unused for this long ends (minutes).",
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Failed logins for one user name before it is locked for the lockout time.",
+    )
+    login_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description="Failed logins from one client address (any user) before it is throttled.",
+    )
+    login_lockout_min: float = Field(
+        default=15.0,
+        ge=0.1,
+        le=1440.0,
+        description="How long a lock lasts, and the window failures are counted in (minutes).",
+    )
+    trusted_proxies: CommaList = Field(
+        default=[],
+        description=(
+            "Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is "
+            "believed. Empty: the peer address is the client address."
+        ),
+    )
+    csrf_trusted_origins: CommaList = Field(
+        default=[],
+        description=(
+            "Comma-separated origins (https://nvr.example) accepted on cookie-authenticated "
+            "mutations besides the request's own host."
+        ),
+    )
+    password_hash_memory_kib: int = Field(
+        default=65_536,
+        ge=OWASP_ARGON2_MIN_MEMORY_KIB,
+        le=4_194_304,
+        description="argon2id memory cost (KiB). Never below OWASP's minimum.",
+    )
+    password_hash_time_cost: int = Field(
+        default=2,
+        ge=1,
+        le=20,
+        description="argon2id passes. 1 is accepted only with at least 46 MiB of memory.",
+    )
+    password_hash_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="Password hashes computed at once. Default: the number of CPU cores.",
+    )
+    api_key_ttl_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="Lifetime of an API key created without an explicit expires_at.",
+    )
+    audit_retention_days: int = Field(
+        default=0,
+        ge=0,
+        le=36_500,
+        description="Prune audit entries older than this (whole prefixes only). 0 keeps all.",
+    )
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("trusted_proxies", "csrf_trusted_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # ValueError names the bad entry
+        return value
+
+    @model_validator(mode="after")
+    def _secure_defaults(self) -> Self:
+        if not self.auth_enabled and not is_loopback(self.api_host):
+            raise ValueError(
+                f"HELDAR_AUTH_ENABLED=false is refused on the non-loopback bind {self.api_host!r}:"
+                " bind 127.0.0.1 (HELDAR_API_HOST) or keep auth on"
+            )
+        if (
+            self.password_hash_time_cost < 2
+            and self.password_hash_memory_kib < OWASP_ARGON2_ONE_PASS_MEMORY_KIB
+        ):
+            raise ValueError(
+                "password_hash_time_cost=1 needs password_hash_memory_kib >= "
+                f"{OWASP_ARGON2_ONE_PASS_MEMORY_KIB} (OWASP minimum)"
+            )
+        return self
+
+    @property
+    def hash_concurrency(self) -> int:
+        """Concurrent password hashes: the setting, else the core count."""
+        return self.password_hash_concurrency or os.cpu_count() or 1
 
     @property
     def store_url(self) -> str:
@@ -91,6 +237,16 @@ class Settings(BaseSettings):
     def path(self, *parts: str) -> Path:
         """A path under the data directory."""
         return self.data_dir.joinpath(*parts)
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and the usual names of them."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def async_store_url(url: str) -> str:

@@ -1,4 +1,8 @@
-"""`create_app(settings)`: the FastAPI application, its lifespan (one Kernel) and middleware."""
+"""`create_app(settings)`: the FastAPI application, its lifespan (one Kernel) and middleware.
+
+The app refuses to build when a route declares no capability and is not a listed public route
+(`heldar.api.deps.undeclared_routes`): deny by default, checked before the first request.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +12,29 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from heldar import __version__
+from heldar.api.deps import undeclared_routes
 from heldar.api.errors import install_error_handlers
-from heldar.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from heldar.api.routes import cameras, system
+from heldar.api.middleware import (
+    BodyLimitMiddleware,
+    JsonOnlyMiddleware,
+    SecurityHeadersMiddleware,
+)
+from heldar.api.openapi import install_openapi
+from heldar.api.routes import api_keys, audit, auth, cameras, system, users
 from heldar.app import Kernel
+from heldar.clock import Clock
+from heldar.errors import ConfigurationError
 from heldar.settings import Settings
 
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings, *, demo: bool = False) -> FastAPI:
+def create_app(settings: Settings, *, demo: bool = False, clock: Clock | None = None) -> FastAPI:
     """Build the app. The kernel starts with the ASGI lifespan and stops with it."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with Kernel.open(settings, demo=demo) as kernel:
+        async with Kernel.open(settings, demo=demo, clock=clock) as kernel:
             app.state.kernel = kernel
             yield
 
@@ -34,7 +46,14 @@ def create_app(settings: Settings, *, demo: bool = False) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(system.router)
-    app.include_router(cameras.router, prefix=API_PREFIX)
-    app.add_middleware(SecurityHeadersMiddleware)
+    for router in (auth.router, users.router, api_keys.router, audit.router, cameras.router):
+        app.include_router(router, prefix=API_PREFIX)
+    # Outermost last: security headers wrap every answer, the 413/415 refusals included.
+    app.add_middleware(JsonOnlyMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    install_openapi(app)
+    problems = undeclared_routes(app)
+    if problems:
+        raise ConfigurationError("routes without a declared capability: " + "; ".join(problems))
     return app

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from heldar.errors import HeldarError, StoreBusy
+from heldar.errors import HeldarError
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,9 @@ def _safe_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 async def _heldar_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HeldarError)
-    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, StoreBusy) else None
     if exc.status >= 500:
         log.warning("%s: %s", exc.code, exc.detail)
-    return problem(exc.status, exc.code, exc.detail, headers)
+    return problem(exc.status, exc.code, exc.detail, exc.headers() or None)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

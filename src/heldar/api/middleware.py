@@ -1,7 +1,8 @@
-"""ASGI middleware: request body limit (before parsing) and security headers on every response.
+"""ASGI middleware: body limit (before parsing), JSON-only bodies, security headers.
 
 Pure ASGI (not BaseHTTPMiddleware) so streaming bodies are counted as they arrive and a large
-upload is refused with 413 without ever being buffered.
+upload is refused with 413 without ever being buffered, and a form or text body sent to a JSON
+endpoint is refused with 415 before anything reads it (it is also what a CSRF form post looks like).
 """
 
 from __future__ import annotations
@@ -63,6 +64,44 @@ class BodyLimitMiddleware:
 
     def _detail(self) -> str:
         return f"request body larger than {self.max_bytes} bytes"
+
+
+JSON_PREFIXES = ("/api/",)
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """`application/json` or `application/<anything>+json`, parameters ignored."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    maintype, _, subtype = media.partition("/")
+    return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+class JsonOnlyMiddleware:
+    """Answers 415 `unsupported_media_type` when an API request carries a non-JSON body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in _BODY_METHODS
+            and scope["path"].startswith(JSON_PREFIXES)
+        ):
+            headers = dict(scope.get("headers", []))
+            length = headers.get(b"content-length", b"").strip()
+            has_body = b"transfer-encoding" in headers or (length not in (b"", b"0"))
+            content_type = headers.get(b"content-type", b"").decode("latin-1")
+            if has_body and not is_json_media_type(content_type):
+                await _reject(
+                    send,
+                    415,
+                    "unsupported_media_type",
+                    "this endpoint takes JSON: send Content-Type: application/json",
+                )
+                return
+        await self.app(scope, receive, send)
 
 
 class SecurityHeadersMiddleware:

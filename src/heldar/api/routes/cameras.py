@@ -1,4 +1,8 @@
-"""`/api/v1/cameras`: the camera registry and stream tests."""
+"""`/api/v1/cameras`: the camera registry and stream tests.
+
+Reads need `camera:read`, changes and stream tests `camera:manage`; a camera outside the caller's
+scope answers exactly like a missing one. Changes are audited.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict
 
-from heldar.api.deps import CamerasDep
+from heldar.api.deps import AuditDep, CameraManage, CameraRead, CamerasDep
 from heldar.cameras.models import (
     CAMERA_ID_PATTERN,
     Camera,
@@ -30,30 +34,55 @@ class StreamTestRequest(BaseModel):
 
 
 @router.get("", response_model=list[Camera])
-async def list_cameras(cameras: CamerasDep) -> list[Camera]:
-    return [public(record) for record in await cameras.list()]
+async def list_cameras(cameras: CamerasDep, principal: CameraRead) -> list[Camera]:
+    return [public(record) for record in await cameras.list() if principal.sees_camera(record.id)]
 
 
 @router.post("", response_model=Camera, status_code=status.HTTP_201_CREATED)
-async def create_camera(body: CameraCreate, cameras: CamerasDep, response: Response) -> Camera:
+async def create_camera(
+    body: CameraCreate,
+    cameras: CamerasDep,
+    audit: AuditDep,
+    principal: CameraManage,
+    response: Response,
+) -> Camera:
+    principal.check_unscoped("create cameras")
     record = await cameras.create(body)
+    await audit.record(principal.audit_event("camera.create", camera_id=record.id))
     response.headers["Location"] = f"/api/v1/cameras/{record.id}"
     return public(record)
 
 
 @router.get("/{camera_id}", response_model=Camera)
-async def get_camera(camera_id: CameraIdPath, cameras: CamerasDep) -> Camera:
+async def get_camera(camera_id: CameraIdPath, cameras: CamerasDep, principal: CameraRead) -> Camera:
+    principal.check_camera(camera_id)
     return public(await cameras.get(camera_id))
 
 
 @router.patch("/{camera_id}", response_model=Camera)
-async def update_camera(camera_id: CameraIdPath, body: CameraUpdate, cameras: CamerasDep) -> Camera:
-    return public(await cameras.update(camera_id, body))
+async def update_camera(
+    camera_id: CameraIdPath,
+    body: CameraUpdate,
+    cameras: CamerasDep,
+    audit: AuditDep,
+    principal: CameraManage,
+) -> Camera:
+    principal.check_camera(camera_id)
+    record = await cameras.update(camera_id, body)
+    changed = sorted(body.model_fields_set)
+    await audit.record(
+        principal.audit_event("camera.update", camera_id=camera_id, detail={"changed": changed})
+    )
+    return public(record)
 
 
 @router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_camera(camera_id: CameraIdPath, cameras: CamerasDep) -> Response:
+async def delete_camera(
+    camera_id: CameraIdPath, cameras: CamerasDep, audit: AuditDep, principal: CameraManage
+) -> Response:
+    principal.check_camera(camera_id)
     await cameras.delete(camera_id)
+    await audit.record(principal.audit_event("camera.delete", camera_id=camera_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -61,9 +90,11 @@ async def delete_camera(camera_id: CameraIdPath, cameras: CamerasDep) -> Respons
 async def probe_camera(
     camera_id: CameraIdPath,
     cameras: CamerasDep,
+    principal: CameraManage,
     stream: Annotated[StreamProfile | None, Query()] = None,
 ) -> StreamTestResult:
     """Open the camera's stream for real (bounded in time) and report codec and size."""
+    principal.check_camera(camera_id)
     return await cameras.test(camera_id, stream)
 
 
@@ -71,7 +102,9 @@ async def probe_camera(
 async def probe_camera_post(
     camera_id: CameraIdPath,
     cameras: CamerasDep,
+    principal: CameraManage,
     body: Annotated[StreamTestRequest | None, Body()] = None,
 ) -> StreamTestResult:
     """Same as GET; the body may name the stream (`{"stream": "sub"}`)."""
+    principal.check_camera(camera_id)
     return await cameras.test(camera_id, body.stream if body else None)
