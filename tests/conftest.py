@@ -39,6 +39,9 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         camera_test_timeout_s=5.0,
+        # API tests register cameras at addresses that must never be dialled (10.x, 192.168.x):
+        # the recorder is off unless a test module overrides `settings` with recording on.
+        recording_enabled=False,
         bootstrap_admin_user=ADMIN_USER,
         bootstrap_admin_password=ADMIN_PASSWORD,
         **FAST_HASHING,

@@ -20,7 +20,10 @@ from heldar.auth.service import AuthHousekeeping, AuthServices
 from heldar.auth.users import Bootstrap
 from heldar.cameras.registry import CameraRegistry
 from heldar.clock import Clock, SystemClock
+from heldar.events.log import EventLog
 from heldar.ffmpeg.binary import find_ffmpeg
+from heldar.recording.manager import RecorderConfig, RecorderManager
+from heldar.recording.scheduling import ScheduleBook
 from heldar.secretbox import SecretBox
 from heldar.settings import Settings
 from heldar.store.engine import Store
@@ -42,6 +45,9 @@ class Kernel:
     cameras: CameraRegistry
     audit: AuditLog
     auth: AuthServices
+    events: EventLog
+    recorder: RecorderManager
+    schedules: ScheduleBook
     ffmpeg: str
     started_at: datetime
 
@@ -67,6 +73,22 @@ class Kernel:
             audit = AuditLog(store, clock)
             auth = AuthServices.build(settings, store, clock, audit)
             await open_auth(settings, auth)
+            events = EventLog(store, clock)
+            recorder = RecorderManager(
+                RecorderConfig(
+                    data_dir=settings.data_dir,
+                    ffmpeg=ffmpeg,
+                    schedule_check_interval_s=settings.schedule_check_interval_s,
+                    mirror_dir=settings.mirror_recordings_dir,
+                ),
+                store=store,
+                cameras=cameras,
+                events=events,
+                clock=clock,
+            )
+            if settings.recording_enabled:
+                cameras.subscribe(recorder.reconcile)
+            schedules = ScheduleBook(store, clock, on_change=recorder.wake)
             async with Supervisor(clock=clock) as supervisor:
                 kernel = cls(
                     settings=settings,
@@ -76,6 +98,9 @@ class Kernel:
                     cameras=cameras,
                     audit=audit,
                     auth=auth,
+                    events=events,
+                    recorder=recorder,
+                    schedules=schedules,
                     ffmpeg=ffmpeg,
                     started_at=clock.now(),
                 )
@@ -88,6 +113,10 @@ class Kernel:
                         audit_retention_days=settings.audit_retention_days,
                     )
                 )
+                if settings.recording_enabled:
+                    supervisor.start(recorder)
+                else:
+                    log.warning("recording is off (HELDAR_RECORDING_ENABLED=false)")
                 if demo:
                     from heldar.demo import DemoCamera  # imports PyAV demuxing; only when asked
 

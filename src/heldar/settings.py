@@ -79,6 +79,23 @@ class Settings(BaseSettings):
     shutdown_timeout_s: float = Field(
         default=10.0, ge=1.0, le=120.0, description="Time given to services to stop on SIGTERM."
     )
+    recording_enabled: bool = Field(
+        default=True,
+        description="Run the recorder. Off: an API-only node that never connects to a camera.",
+    )
+    schedule_check_interval_s: float = Field(
+        default=30.0,
+        ge=1.0,
+        le=3600.0,
+        description="How often recording schedules and trigger windows are re-evaluated.",
+    )
+    mirror_recordings_dir: Path | None = Field(
+        default=None,
+        description=(
+            "When set, cameras with mirror_enabled also write a byte-identical copy of every "
+            "segment to <dir>/<camera_id>/ (one RTSP pull; a failing mirror never stops recording)."
+        ),
+    )
     demo_rtsp_port: int = Field(
         default=8554,
         ge=0,

@@ -20,7 +20,7 @@ from heldar.api.middleware import (
     SecurityHeadersMiddleware,
 )
 from heldar.api.openapi import install_openapi
-from heldar.api.routes import api_keys, audit, auth, cameras, system, users
+from heldar.api.routes import api_keys, audit, auth, cameras, events, recording, system, users
 from heldar.app import Kernel
 from heldar.clock import Clock
 from heldar.errors import ConfigurationError
@@ -46,7 +46,15 @@ def create_app(settings: Settings, *, demo: bool = False, clock: Clock | None = 
     )
     install_error_handlers(app)
     app.include_router(system.router)
-    for router in (auth.router, users.router, api_keys.router, audit.router, cameras.router):
+    for router in (
+        auth.router,
+        users.router,
+        api_keys.router,
+        audit.router,
+        cameras.router,
+        recording.router,
+        events.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     # Outermost last: security headers wrap every answer, the 413/415 refusals included.
     app.add_middleware(JsonOnlyMiddleware)

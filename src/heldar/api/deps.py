@@ -28,6 +28,7 @@ from heldar.auth.service import AuthServices, unauthenticated_admin
 from heldar.auth.tokens import TokenKind, token_kind
 from heldar.cameras.registry import CameraRegistry
 from heldar.errors import Forbidden, Unauthorized
+from heldar.recording.manager import RecorderManager
 
 SESSION_COOKIE = "heldar_session"
 API_KEY_HEADER = "x-api-key"
@@ -64,7 +65,12 @@ def get_auth(request: Request) -> AuthServices:
     return get_kernel(request).auth
 
 
+def get_recorder(request: Request) -> RecorderManager:
+    return get_kernel(request).recorder
+
+
 KernelDep = Annotated[Kernel, Depends(get_kernel)]
+RecorderDep = Annotated[RecorderManager, Depends(get_recorder)]
 CamerasDep = Annotated[CameraRegistry, Depends(get_cameras)]
 AuditDep = Annotated[AuditLog, Depends(get_audit)]
 AuthDep = Annotated[AuthServices, Depends(get_auth)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from slugify import slugify
 
@@ -69,6 +70,15 @@ class CameraRegistry:
         self._secrets = secrets
         self._probe_timeout_s = ffmpeg_timeout_s
         self._probe_slots = asyncio.Semaphore(test_concurrency)
+        self._listeners: list[Callable[[str], Awaitable[None]]] = []
+
+    def subscribe(self, listener: Callable[[str], Awaitable[None]]) -> None:
+        """Call `listener(camera_id)` after every create, update and delete (e.g. the recorder)."""
+        self._listeners.append(listener)
+
+    async def _changed(self, camera_id: str) -> None:
+        for listener in self._listeners:
+            await listener(camera_id)
 
     async def list(self) -> list[CameraRecord]:
         async with self._store.read() as conn:
@@ -112,6 +122,7 @@ class CameraRegistry:
         log.info(
             "camera %s created (%s, %s)", record.id, record.vendor, public(record).record_url_masked
         )
+        await self._changed(record.id)
         return record
 
     async def update(self, camera_id: str, body: CameraUpdate) -> CameraRecord:
@@ -122,6 +133,7 @@ class CameraRegistry:
             record = self._apply(current, body)
             await sql.update_camera(conn, record)
         log.info("camera %s updated (%s)", camera_id, ", ".join(sorted(body.model_fields_set)))
+        await self._changed(camera_id)
         return record
 
     async def delete(self, camera_id: str) -> None:
@@ -129,6 +141,7 @@ class CameraRegistry:
             if not await sql.delete_camera(conn, camera_id):
                 raise NotFound(f"camera {camera_id!r} not found", code="camera_not_found")
         log.info("camera %s deleted", camera_id)
+        await self._changed(camera_id)
 
     def spawn_url(self, record: CameraRecord, profile: StreamProfile) -> str:
         """The URL with credentials spliced in. Only for a child process's argv — never log it."""

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict
 
-from heldar.api.deps import AuditDep, CameraManage, CameraRead, CamerasDep
+from heldar.api.deps import AuditDep, CameraManage, CameraRead, CamerasDep, RecorderDep
 from heldar.cameras.models import (
     CAMERA_ID_PATTERN,
     Camera,
@@ -34,14 +34,21 @@ class StreamTestRequest(BaseModel):
 
 
 @router.get("", response_model=list[Camera])
-async def list_cameras(cameras: CamerasDep, principal: CameraRead) -> list[Camera]:
-    return [public(record) for record in await cameras.list() if principal.sees_camera(record.id)]
+async def list_cameras(
+    cameras: CamerasDep, recorder: RecorderDep, principal: CameraRead
+) -> list[Camera]:
+    return [
+        public(record, recorder.status(record.id))
+        for record in await cameras.list()
+        if principal.sees_camera(record.id)
+    ]
 
 
 @router.post("", response_model=Camera, status_code=status.HTTP_201_CREATED)
 async def create_camera(
     body: CameraCreate,
     cameras: CamerasDep,
+    recorder: RecorderDep,
     audit: AuditDep,
     principal: CameraManage,
     response: Response,
@@ -50,13 +57,15 @@ async def create_camera(
     record = await cameras.create(body)
     await audit.record(principal.audit_event("camera.create", camera_id=record.id))
     response.headers["Location"] = f"/api/v1/cameras/{record.id}"
-    return public(record)
+    return public(record, recorder.status(record.id))
 
 
 @router.get("/{camera_id}", response_model=Camera)
-async def get_camera(camera_id: CameraIdPath, cameras: CamerasDep, principal: CameraRead) -> Camera:
+async def get_camera(
+    camera_id: CameraIdPath, cameras: CamerasDep, recorder: RecorderDep, principal: CameraRead
+) -> Camera:
     principal.check_camera(camera_id)
-    return public(await cameras.get(camera_id))
+    return public(await cameras.get(camera_id), recorder.status(camera_id))
 
 
 @router.patch("/{camera_id}", response_model=Camera)
@@ -64,6 +73,7 @@ async def update_camera(
     camera_id: CameraIdPath,
     body: CameraUpdate,
     cameras: CamerasDep,
+    recorder: RecorderDep,
     audit: AuditDep,
     principal: CameraManage,
 ) -> Camera:
@@ -73,7 +83,7 @@ async def update_camera(
     await audit.record(
         principal.audit_event("camera.update", camera_id=camera_id, detail={"changed": changed})
     )
-    return public(record)
+    return public(record, recorder.status(camera_id))
 
 
 @router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT)
