@@ -40,19 +40,25 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+def recorder_options() -> dict[str, object]:
+    """RecorderConfig overrides; a test module overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, recorder_options: dict[str, object]) -> AsyncIterator[Stack]:
     data_dir = tmp_path / "data"
     store = Store(f"sqlite:///{tmp_path / 'heldar.db'}")
     await store.migrate()
     clock = SystemClock()
     cameras = CameraRegistry(store, SecretBox("test-key"))
     events = EventLog(store, clock)
-    config = RecorderConfig(
-        data_dir=data_dir,
-        ffmpeg=find_ffmpeg(),
-        schedule_check_interval_s=1.0,
-        backoff=Backoff(initial_s=1.0, cap_s=30.0, healthy_after_s=30.0),
-    )
+    options: dict[str, object] = {
+        "schedule_check_interval_s": 1.0,
+        "backoff": Backoff(initial_s=1.0, cap_s=30.0, healthy_after_s=30.0),
+        **recorder_options,
+    }
+    config = RecorderConfig(data_dir=data_dir, ffmpeg=find_ffmpeg(), **options)  # type: ignore[arg-type]
     manager = RecorderManager(config, store=store, cameras=cameras, events=events, clock=clock)
     try:
         async with Supervisor(clock=clock) as supervisor:

@@ -167,8 +167,16 @@ class CameraRecorder:
         changed = asyncio.ensure_future(self._changed.wait())
         try:
             while True:
+                # Poll while connecting (waiting for the first file); afterwards wake only
+                # when the stall deadline could have passed: idle cameras cost no CPU.
+                quiet_for = self._clock.monotonic() - self._last_progress
+                timeout = (
+                    POLL_S
+                    if self.status.state == "connecting"
+                    else stall_limit - quiet_for + POLL_S
+                )
                 done, _ = await asyncio.wait(
-                    {exited, changed}, timeout=POLL_S, return_when="FIRST_COMPLETED"
+                    {exited, changed}, timeout=max(POLL_S, timeout), return_when="FIRST_COMPLETED"
                 )
                 if exited in done:
                     await self._exited(exited.result())
@@ -177,8 +185,7 @@ class CameraRecorder:
                     await proc.stop(grace_s=self._stop_grace_s)
                     return "changed"
                 if self.status.state == "connecting" and self._has_new_file(target, before):
-                    await self._update(state="recording", last_error=None)
-                    await self._event("recording_started", "info", {"kind": target.kind})
+                    await self._recording(target)
                 if self._clock.monotonic() - self._last_progress > stall_limit:
                     proc.kill()
                     await proc.wait()
@@ -229,9 +236,10 @@ class CameraRecorder:
         except FileNotFoundError:
             size = 0
         self._last_progress = self._clock.monotonic()
+        if self.status.state == "connecting":
+            await self._recording(target)
         bitrate = round(size * 8 / duration / 1000, 1) if duration > 0 else None
         await self._update(
-            state="recording",
             last_segment_at=self._clock.now(),
             segments_written=self.status.segments_written + 1,
             bitrate_kbps=bitrate,
@@ -239,6 +247,11 @@ class CameraRecorder:
         await self._hooks.segment_closed(
             SegmentClosed(self.camera_id, path, target.kind, start, duration, size)
         )
+
+    async def _recording(self, target: Target) -> None:
+        """connecting -> recording, once per run: media is flowing into a file."""
+        await self._update(state="recording", last_error=None)
+        await self._event("recording_started", "info", {"kind": target.kind})
 
     @staticmethod
     def _has_new_file(target: Target, before: set[str]) -> bool:
