@@ -31,7 +31,7 @@ class Flaky:
 
 
 async def test_backoff_doubles_to_the_cap_and_resets_after_a_healthy_run() -> None:
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     service = Flaky(clock, run_for=[0.1] * 7 + [45.0, 0.1])
     async with Supervisor(clock=clock, backoff=Backoff(1.0, 30.0, 30.0)) as supervisor:
         supervisor.start(service)

@@ -22,6 +22,9 @@ from heldar.cameras.registry import CameraRegistry
 from heldar.clock import Clock, SystemClock
 from heldar.events.log import EventLog
 from heldar.ffmpeg.binary import find_ffmpeg
+from heldar.playback.service import PlaybackService
+from heldar.recording.catalog import Catalog
+from heldar.recording.indexer import Indexer
 from heldar.recording.manager import RecorderConfig, RecorderManager
 from heldar.recording.scheduling import ScheduleBook
 from heldar.secretbox import SecretBox
@@ -46,6 +49,9 @@ class Kernel:
     audit: AuditLog
     auth: AuthServices
     events: EventLog
+    indexer: Indexer
+    catalog: Catalog
+    playback: PlaybackService
     recorder: RecorderManager
     schedules: ScheduleBook
     ffmpeg: str
@@ -74,6 +80,8 @@ class Kernel:
             auth = AuthServices.build(settings, store, clock, audit)
             await open_auth(settings, auth)
             events = EventLog(store, clock)
+            indexer = Indexer(store, events, clock, settings.data_dir)
+            await indexer.reconcile()  # before any ffmpeg writes: every file on disk is closed
             recorder = RecorderManager(
                 RecorderConfig(
                     data_dir=settings.data_dir,
@@ -85,10 +93,18 @@ class Kernel:
                 cameras=cameras,
                 events=events,
                 clock=clock,
+                indexer=indexer,
             )
             if settings.recording_enabled:
                 cameras.subscribe(recorder.reconcile)
             schedules = ScheduleBook(store, clock, on_change=recorder.wake)
+            playback = PlaybackService(
+                store,
+                clock,
+                settings.data_dir,
+                ffmpeg=ffmpeg,
+                job_concurrency=settings.media_job_concurrency,
+            )
             async with Supervisor(clock=clock) as supervisor:
                 kernel = cls(
                     settings=settings,
@@ -99,6 +115,9 @@ class Kernel:
                     audit=audit,
                     auth=auth,
                     events=events,
+                    indexer=indexer,
+                    catalog=Catalog(store),
+                    playback=playback,
                     recorder=recorder,
                     schedules=schedules,
                     ffmpeg=ffmpeg,
@@ -113,6 +132,8 @@ class Kernel:
                         audit_retention_days=settings.audit_retention_days,
                     )
                 )
+                supervisor.start(indexer)
+                supervisor.start(playback)
                 if settings.recording_enabled:
                     supervisor.start(recorder)
                 else:

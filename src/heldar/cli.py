@@ -83,13 +83,19 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from heldar.check import run_checks
+    from heldar.check import repair, run_checks
 
     settings = _settings(args)
     configure_logging("warning", settings.log_format)
+    if args.repair:
+        print(f"repair: {asyncio.run(repair(settings))}")
     results = asyncio.run(run_checks(settings))
     for result in results:
         print(f"{'ok  ' if result.ok else 'FAIL'} {result.name}: {result.summary}")
+        for problem in result.problems[:20]:
+            print(f"     - {problem}")
+        if len(result.problems) > 20:
+            print(f"     … and {len(result.problems) - 20} more")
     failed = [r.name for r in results if not r.ok]
     print(f"heldar check: {len(results) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
@@ -212,6 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="verify the store's invariants (audit hash chain, …); non-zero on violation"
     )
     check.add_argument("--data-dir", type=Path, help="data directory (HELDAR_DATA_DIR)")
+    check.add_argument(
+        "--repair",
+        action="store_true",
+        help="first reconcile disk and index (index strays, quarantine unreadable files, "
+        "drop rows without files); refused while a kernel records here",
+    )
     check.set_defaults(func=_cmd_check)
 
     user = sub.add_parser("user", help="manage users without a running kernel")

@@ -96,6 +96,12 @@ class Settings(BaseSettings):
             "segment to <dir>/<camera_id>/ (one RTSP pull; a failing mirror never stops recording)."
         ),
     )
+    media_job_concurrency: int = Field(
+        default=3,
+        ge=1,
+        le=32,
+        description="Clip exports allowed at once; more get 429 with Retry-After.",
+    )
     demo_rtsp_port: int = Field(
         default=8554,
         ge=0,

@@ -147,7 +147,8 @@ async def test_the_published_contract_says_what_each_operation_needs(
     spec = (await anon_client.get("/openapi.json")).json()
     assert set(spec["components"]["securitySchemes"]) == {"bearer", "apiKey", "sessionCookie"}
     for method, route in _protected(app):
-        operation = spec["paths"][route.path][method.lower()]
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)  # OpenAPI drops converters
+        operation = spec["paths"][path][method.lower()]
         assert operation["x-required-capabilities"] == sorted(c.value for c in route.capabilities)
         assert operation["security"]
     login = spec["paths"]["/api/v1/auth/login"]["post"]

@@ -93,13 +93,13 @@ def kernel(tmp_path: Path) -> Iterator[KernelProcess]:
             os.kill(pid, signal.SIGKILL)
 
 
-async def _record(http: httpx.AsyncClient, simcam: SimCamServer) -> None:
+async def _record(http: httpx.AsyncClient, simcam: SimCamServer, segment_seconds: int = 60) -> None:
     for n in (1, 2):
         body = {
             "id": f"c{n}",
             "name": f"c{n}",
             "main_stream_url": simcam.url(n),
-            "segment_seconds": 60,
+            "segment_seconds": segment_seconds,
         }
         assert (await http.post("/api/v1/cameras", json=body)).status_code == 201
 
@@ -140,10 +140,23 @@ async def test_kill_9_leaves_no_second_recorder(
 ) -> None:
     kernel.start()
     async with kernel.client() as http:
-        await _record(http, simcam)
+        await _record(http, simcam, segment_seconds=2)
     recordings = str(kernel.data_dir / "recordings")
     assert len(processes_with(recordings)) == 2
     assert kernel.proc is not None
+    # complete segments before the kill: every file but the newest of each camera
+    await eventually(
+        lambda: all(
+            len(list((kernel.data_dir / "recordings" / f"c{n}").glob("*.mp4"))) >= 2 for n in (1, 2)
+        ),
+        timeout=30,
+        what="a closed segment per camera",
+    )
+    complete = {
+        path.name
+        for n in (1, 2)
+        for path in sorted((kernel.data_dir / "recordings" / f"c{n}").glob("*.mp4"))[:-1]
+    }
     kernel.proc.kill()
     kernel.proc.wait(timeout=10)
     # Children get SIGTERM from the kernel's death (PR_SET_PDEATHSIG) and finalize.
@@ -159,3 +172,19 @@ async def test_kill_9_leaves_no_second_recorder(
         assert len(processes_with(recordings)) == 2
         for n in (1, 2):
             assert len(processes_with(f"{recordings}/c{n}/")) == 1
+        indexed = set()
+        for n in (1, 2):
+            rows = (await http.get(f"/api/v1/cameras/c{n}/segments")).json()
+            indexed |= {row["url"].rsplit("/", 1)[1] for row in rows}
+        assert complete <= indexed  # nothing complete before the kill is missing from the index
+    kernel.proc.send_signal(signal.SIGTERM)
+    kernel.proc.wait(timeout=20)
+    check = subprocess.run(
+        [sys.executable, "-m", "heldar.cli", "check", "--data-dir", str(kernel.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("HELDAR_")},
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "0 failed" in check.stdout

@@ -20,7 +20,19 @@ from heldar.api.middleware import (
     SecurityHeadersMiddleware,
 )
 from heldar.api.openapi import install_openapi
-from heldar.api.routes import api_keys, audit, auth, cameras, events, recording, system, users
+from heldar.api.routes import (
+    api_keys,
+    audit,
+    auth,
+    cameras,
+    events,
+    media,
+    playback,
+    recording,
+    recordings,
+    system,
+    users,
+)
 from heldar.app import Kernel
 from heldar.clock import Clock
 from heldar.errors import ConfigurationError
@@ -53,9 +65,12 @@ def create_app(settings: Settings, *, demo: bool = False, clock: Clock | None = 
         audit.router,
         cameras.router,
         recording.router,
+        recordings.router,
+        playback.router,
         events.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(media.router)
     # Outermost last: security headers wrap every answer, the 413/415 refusals included.
     app.add_middleware(JsonOnlyMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

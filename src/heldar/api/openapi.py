@@ -7,6 +7,7 @@ so the contract states the role table's consequences route by route.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
@@ -19,6 +20,8 @@ SECURITY_SCHEMES = {
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
     "sessionCookie": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
 }
+
+_CONVERTER = re.compile(r"\{(\w+):\w+\}")
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -36,7 +39,8 @@ def install_openapi(app: FastAPI) -> None:
             if route.public:
                 continue
             for method in route.methods:
-                operation = paths.get(route.path, {}).get(method.lower())
+                path = _CONVERTER.sub(r"{\1}", route.path)  # OpenAPI paths drop `:path`
+                operation = paths.get(path, {}).get(method.lower())
                 if operation is None:
                     continue
                 operation["security"] = [{name: []} for name in SECURITY_SCHEMES]

@@ -24,6 +24,7 @@ from heldar.errors import HeldarError, NotFound
 from heldar.events.log import EventLog
 from heldar.events.models import Severity
 from heldar.ffmpeg.process import stop_stale
+from heldar.recording.indexer import Indexer
 from heldar.recording.models import (
     BUFFER_SEGMENT_SECONDS,
     CameraStatus,
@@ -69,8 +70,10 @@ class RecorderManager:
         cameras: CameraRegistry,
         events: EventLog,
         clock: Clock,
+        indexer: Indexer | None = None,
     ) -> None:
         self._config = config
+        self._indexer = indexer
         self._store = store
         self._cameras = cameras
         self._events = events
@@ -167,7 +170,7 @@ class RecorderManager:
         preroll = self._prerolls.get(camera_id)
         if preroll is not None:
             promoted = preroll.promote(since=now - timedelta(seconds=record.pre_roll_seconds))
-            await self._mirror(camera_id, promoted)
+            await self._promoted(camera_id, promoted)
         if previous is None or previous < now:
             await self._events.append(
                 "trigger",
@@ -213,14 +216,19 @@ class RecorderManager:
 
     async def segment_closed(self, segment: SegmentClosed) -> None:
         if segment.kind != "buffer":
+            if self._indexer is not None:
+                await self._indexer.index(
+                    segment.camera_id,
+                    segment.path,
+                    start=segment.start,
+                    duration_s=segment.duration_s,
+                )
             return
         preroll = self._prerolls.get(segment.camera_id)
         if preroll is None:
             return
         promoted = preroll.closed(segment, window_end=self._windows.get(segment.camera_id))
-        for path in promoted:
-            log.info("camera %s: promoted %s", segment.camera_id, path.name)
-        await self._mirror(segment.camera_id, promoted)
+        await self._promoted(segment.camera_id, promoted)
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -297,6 +305,14 @@ class RecorderManager:
         if self._config.mirror_dir is None or not record.mirror_enabled:
             return None
         return self._config.mirror_dir / record.id
+
+    async def _promoted(self, camera_id: str, paths: list[Path]) -> None:
+        """Pre-roll files just moved into recordings/: index and mirror them."""
+        for path in paths:
+            log.info("camera %s: promoted %s", camera_id, path.name)
+            if self._indexer is not None:
+                await self._indexer.index(camera_id, path)
+        await self._mirror(camera_id, paths)
 
     async def _mirror(self, camera_id: str, paths: list[Path]) -> None:
         """Copy promoted pre-roll segments to the mirror (ffmpeg mirrors only what it records)."""

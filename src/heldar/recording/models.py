@@ -125,3 +125,50 @@ class Schedule(BaseModel):
     time_start: str
     time_end: str
     enabled: bool
+
+
+class SegmentRow(BaseModel):
+    """One indexed recording file (the store's view; `path` is relative to the data dir)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    camera_id: str
+    path: str
+    start_time: datetime
+    end_time: datetime
+    duration_s: float
+    codec: str | None
+    width: int | None
+    height: int | None
+    size_bytes: int
+    locked: bool
+    incident_id: str | None
+    deleting: bool
+
+
+class Segment(BaseModel):
+    """A segment as clients see it (reference contract), with the URL that serves its file."""
+
+    id: int
+    camera_id: str
+    start_time: datetime
+    end_time: datetime
+    duration_s: float
+    codec: str | None
+    width: int | None
+    height: int | None
+    size_bytes: int
+    locked: bool
+    incident_id: str | None
+    url: str
+
+
+class GapRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    camera_id: str
+    start_time: datetime
+    end_time: datetime
+    seconds: float

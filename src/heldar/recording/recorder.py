@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -73,6 +74,8 @@ class CameraRecorder:
         self._changed = asyncio.Event()
         self._proc: FfmpegProcess | None = None
         self._last_progress = 0.0
+        self._run_origin: datetime | None = None
+        self._reported: set[str] = set()  # names this run's ffmpeg reported closed
         self.spawns = 0
 
     # -- control (called by the manager) ---------------------------------------------------------
@@ -158,6 +161,8 @@ class CameraRecorder:
             )
             return "exited"
         self._proc = proc
+        self._run_origin = None
+        self._reported = set()
         self.spawns += 1
         self._pid_file.write_text(f"{proc.pid}\n")
         self._last_progress = self._clock.monotonic()
@@ -200,6 +205,7 @@ class CameraRecorder:
             await asyncio.gather(exited, changed, return_exceptions=True)
             self._proc = None
             self._pid_file.unlink(missing_ok=True)
+            await self._hand_over_leftovers(target, before)
             log.debug("camera %s: ffmpeg run started at %s ended", self.camera_id, spawned_at)
 
     async def _exited(self, result: Exit) -> None:
@@ -230,7 +236,14 @@ class CameraRecorder:
         except ValueError:
             return
         path = target.out_dir / Path(name).name
-        start = segment_start(path.name) or self._clock.now()
+        self._reported.add(path.name)
+        offset = float(start_s)
+        if self._run_origin is None:
+            # The first name of a run anchors it; ffmpeg's offsets are continuous within a run,
+            # so segment starts never drift or overlap (names only have 1 s resolution).
+            named = segment_start(path.name) or self._clock.now()
+            self._run_origin = named - timedelta(seconds=offset)
+        start = self._run_origin + timedelta(seconds=offset)
         try:
             size = path.stat().st_size
         except FileNotFoundError:
@@ -247,6 +260,22 @@ class CameraRecorder:
         await self._hooks.segment_closed(
             SegmentClosed(self.camera_id, path, target.kind, start, duration, size)
         )
+
+    async def _hand_over_leftovers(self, target: Target, before: set[str]) -> None:
+        """Files this run created but never reported closed (ffmpeg ended before its first
+        fragment, or was killed): the manager still gets them, so the indexer can index or
+        quarantine them — invariant 2 leaves no file unaccounted for."""
+        for path in sorted(target.out_dir.glob("*.mp4")):
+            if path.name in before or path.name in self._reported:
+                continue
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                continue
+            start = segment_start(path.name) or self._clock.now()
+            await self._hooks.segment_closed(
+                SegmentClosed(self.camera_id, path, target.kind, start, 0.0, size)
+            )
 
     async def _recording(self, target: Target) -> None:
         """connecting -> recording, once per run: media is flowing into a file."""

@@ -210,3 +210,44 @@ audit_anchor = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     CheckConstraint("id = 1", name="one_row"),
 )
+
+
+# -- recordings index (migration 0004) ------------------------------------------------------------
+
+# The index of recorded files. `path` (relative to the data directory) is the idempotency key.
+# No foreign key to cameras: deleting a camera deletes its segments explicitly (files first
+# marked, then unlinked, then rows deleted), and is refused while any of them is locked.
+segments = Table(
+    "segments",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("camera_id", String(64), nullable=False),
+    Column("path", String(512), nullable=False, unique=True),
+    Column("start_time", UtcDateTime(), nullable=False),
+    Column("end_time", UtcDateTime(), nullable=False),
+    Column("duration_s", Float, nullable=False),
+    Column("codec", String(32), nullable=True),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("locked", Boolean, nullable=False, default=False),
+    Column("incident_id", String(64), nullable=True, index=True),
+    Column("deleting", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_segments_camera_id_start_time", "camera_id", "start_time"),
+)
+
+gaps = Table(
+    "gaps",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("camera_id", String(64), nullable=False),
+    Column("start_time", UtcDateTime(), nullable=False),
+    Column("end_time", UtcDateTime(), nullable=False),
+    Column("seconds", Float, nullable=False),
+    Index("ix_gaps_camera_id_start_time", "camera_id", "start_time"),
+)

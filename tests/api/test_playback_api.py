@@ -1,0 +1,135 @@
+"""Clips, HLS playback sessions and snapshots over HTTP, on real recorded files."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import av
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from heldar.app import Kernel
+from tests.support.recordings import T0, Run, record_run
+
+
+def _iso(offset_s: float) -> str:
+    return (T0 + timedelta(seconds=offset_s)).isoformat()
+
+
+@pytest.fixture
+async def footage(app: FastAPI, client: httpx.AsyncClient) -> tuple[Run, Run]:
+    created = await client.post(
+        "/api/v1/cameras",
+        json={"id": "cam", "name": "cam", "main_stream_url": "rtsp://127.0.0.1:9/x"},
+    )
+    assert created.status_code == 201
+    kernel: Kernel = app.state.kernel
+    directory = kernel.settings.data_dir / "recordings" / "cam"
+    first = record_run(directory, start=T0, count=4)
+    second = record_run(directory, start=first.end + timedelta(seconds=10), count=2)
+    await kernel.indexer.scan(include_newest=True)
+    return first, second
+
+
+async def test_clip_export_reports_coverage_and_gaps(
+    app: FastAPI, client: httpx.AsyncClient, footage: tuple[Run, Run]
+) -> None:
+    response = await client.post("/api/v1/cameras/cam/clip", json={"from": _iso(1), "to": _iso(21)})
+    assert response.status_code == 200, response.text
+    clip = response.json()
+    assert clip["requested_seconds"] == 20
+    assert 9 <= clip["covered_seconds"] <= 13  # 8 s before the gap + 4 s after, ± a GOP
+    assert len(clip["gaps"]) == 1
+    assert set(clip["gaps"][0]) == {"from", "to"}
+    assert clip["segment_count"] == 6
+    media = await client.get(clip["url"])
+    assert media.status_code == 200
+    assert clip["filename"] in media.headers["content-disposition"]
+    kernel: Kernel = app.state.kernel
+    path = kernel.settings.data_dir / "clips" / "cam" / clip["filename"]
+    with av.open(str(path)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert 9 * 15 <= frames <= 13 * 15
+    assert list((kernel.settings.data_dir / "clips" / "cam").glob("*.partial*")) == []
+
+
+async def test_clip_bounds(client: httpx.AsyncClient, footage: tuple[Run, Run]) -> None:
+    too_long = await client.post(
+        "/api/v1/cameras/cam/clip", json={"from": _iso(0), "to": _iso(3601)}
+    )
+    assert too_long.status_code == 422
+    nothing = await client.post(
+        "/api/v1/cameras/cam/clip", json={"from": _iso(-600), "to": _iso(-500)}
+    )
+    assert nothing.status_code == 404
+    assert nothing.json()["error"] == "no_footage"
+    extra = await client.post(
+        "/api/v1/cameras/cam/clip", json={"from": _iso(0), "to": _iso(5), "codec": "-f lavfi"}
+    )
+    assert extra.status_code == 422
+
+
+async def test_concurrent_exports_beyond_the_limit_get_429(
+    app: FastAPI, client: httpx.AsyncClient, footage: tuple[Run, Run]
+) -> None:
+    kernel: Kernel = app.state.kernel
+    limit = kernel.settings.media_job_concurrency
+    body = {"from": _iso(0), "to": _iso(6)}
+    answers = await asyncio.gather(
+        *(client.post("/api/v1/cameras/cam/clip", json=body) for _ in range(limit + 2))
+    )
+    codes = sorted(a.status_code for a in answers)
+    assert codes.count(200) >= 1
+    assert 429 in codes
+    busy = next(a for a in answers if a.status_code == 429)
+    assert int(busy.headers["retry-after"]) >= 1
+
+
+async def test_playback_session_lifecycle(
+    client: httpx.AsyncClient, footage: tuple[Run, Run]
+) -> None:
+    opened = await client.post(
+        "/api/v1/cameras/cam/playback/sessions", json={"from": _iso(0), "to": _iso(30)}
+    )
+    assert opened.status_code == 201, opened.text
+    session = opened.json()
+    assert session["segment_count"] == 6
+    assert 11 <= session["duration_s"] <= 13
+    playlist = await client.get(session["playlist_url"])
+    assert playlist.status_code == 200
+    assert playlist.headers["content-type"].startswith("application/vnd.apple.mpegurl")
+    assert playlist.text.startswith("#EXTM3U")
+    assert "/media/recordings/cam/" in playlist.text
+    assert "#EXT-X-ENDLIST" in playlist.text
+    closed = await client.delete(f"/api/v1/playback/sessions/{session['id']}")
+    assert closed.status_code == 204
+    assert (await client.get(session["playlist_url"])).status_code == 404
+
+
+async def test_snapshots(client: httpx.AsyncClient, footage: tuple[Run, Run]) -> None:
+    at = await client.get("/api/v1/cameras/cam/snapshot", params={"at": _iso(3.5)})
+    assert at.status_code == 200, at.text
+    assert at.headers["content-type"] == "image/jpeg"
+    assert at.content[:2] == b"\xff\xd8"
+    newest = await client.get("/api/v1/cameras/cam/snapshot")
+    assert newest.status_code == 200
+    assert newest.content[:2] == b"\xff\xd8"
+    in_gap = await client.get("/api/v1/cameras/cam/snapshot", params={"at": _iso(12)})
+    assert in_gap.status_code == 404
+    naive = await client.get("/api/v1/cameras/cam/snapshot", params={"at": "2026-11-25T12:00:03"})
+    assert naive.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/media/clips/cam/..%2F..%2Fheldar.db",
+        "/media/clips/cam/x.mp4",
+        "/media/playback/..%2Fheldar.db",
+        "/media/playback/short.m3u8",
+    ],
+)
+async def test_media_names_are_checked(client: httpx.AsyncClient, path: str) -> None:
+    assert (await client.get(path)).status_code == 404
