@@ -65,9 +65,16 @@ class Catalog:
 
     async def timeline(self, camera_id: str, start: datetime, end: datetime) -> Timeline:
         async with self._store.read() as conn:
-            raw = await sql.intervals(conn, camera_id, start, end)
-        parts = timeline.clip((timeline.Interval(a, b) for a, b in raw), start, end)
-        ranges = timeline.merge(parts)
+            found = await sql.span(conn, camera_id, start, end)
+            holes = await sql.list_gaps(conn, camera_id, start, end) if found else []
+        ranges: list[timeline.Interval] = []
+        count = 0
+        if found is not None:
+            first, last, count = found
+            covered = timeline.Interval(max(first, start), min(last, end))
+            ranges = timeline.complement(
+                covered, (timeline.Interval(h.start_time, h.end_time) for h in holes)
+            )
         return Timeline(
             camera_id=camera_id,
             from_=start,
@@ -75,13 +82,14 @@ class Catalog:
             ranges=[
                 TimeRange(start=r.start, end=r.end, seconds=round(r.seconds, 3)) for r in ranges
             ],
-            recorded_seconds=round(sum(p.seconds for p in parts), 3),
-            segment_count=len(raw),
+            recorded_seconds=round(sum(r.seconds for r in ranges), 3),
+            segment_count=count,
         )
 
     async def gaps(self, camera_id: str, start: datetime, end: datetime) -> Gaps:
         async with self._store.read() as conn:
             rows = await sql.list_gaps(conn, camera_id, start, end)
+        rows = [r for r in rows if r.seconds > timeline.GAP_THRESHOLD.total_seconds()]
         out = [GapOut(from_=r.start_time, to=r.end_time, seconds=round(r.seconds, 3)) for r in rows]
         return Gaps(
             gaps=out, gap_count=len(out), total_gap_seconds=round(sum(g.seconds for g in out), 3)

@@ -5,7 +5,9 @@ in agreement after any crash (docs/design/recording.md §Invariants 1, 2, 4).
   scan) is probed with PyAV and inserted once (the path is the idempotency key). Its start comes
   from the recorder (run origin + ffmpeg's offset) or the file name; a start that would overlap
   the camera's previous segment is moved to that segment's end (invariant 4).
-- A hole > 3 s after the previous segment becomes a `gaps` row and a `recording_gap` event.
+- A hole ≥ 2 s after the previous segment becomes a `gaps` row (the timeline is the complement
+  of these rows, so it never reads every segment); a hole > 3 s is also a `recording_gap` event
+  and is what `/gaps` reports.
 - Reconciliation (before the recorder starts): files without rows are indexed, or moved to
   `quarantine/<camera>/` when they hold no readable video (reason logged and evented); rows
   without files are removed; rows marked `deleting` finish their deletion.
@@ -97,7 +99,7 @@ class Indexer:
             if previous is not None and previous.path != relative:
                 if previous.end_time > start:
                     start = previous.end_time  # never overlap the previous segment
-                elif start - previous.end_time > timeline.GAP_THRESHOLD:
+                elif start - previous.end_time >= timeline.MERGE_TOLERANCE:
                     gap = timeline.Interval(previous.end_time, start)
             try:
                 size = path.stat().st_size
@@ -123,7 +125,7 @@ class Indexer:
             )
             if row_id is not None and gap is not None:
                 await sql.insert_gap(conn, camera_id, gap.start, gap.end)
-        if row_id is not None and gap is not None:
+        if row_id is not None and gap is not None and gap.end - gap.start > timeline.GAP_THRESHOLD:
             await self._events.append(
                 "recording_gap",
                 camera_id=camera_id,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 MERGE_TOLERANCE = timedelta(seconds=2)  # segments less than 2 s apart are one range
-GAP_THRESHOLD = timedelta(seconds=3)  # a hole longer than 3 s is a gap
+GAP_THRESHOLD = timedelta(seconds=3)  # a hole longer than 3 s is a gap (row + event)
 
 
 @dataclass(frozen=True)
@@ -51,3 +51,20 @@ def holes(intervals: Iterable[Interval], threshold: timedelta = GAP_THRESHOLD) -
         for a, b in itertools.pairwise(merged)
         if b.start - a.end > threshold
     ]
+
+
+def complement(span: Interval, holes_inside: Iterable[Interval]) -> list[Interval]:
+    """`span` minus the (sorted, disjoint) holes: the recorded ranges when the index keeps
+    every hole of at least MERGE_TOLERANCE as a row — O(holes), not O(segments)."""
+    ranges: list[Interval] = []
+    cursor = span.start
+    for hole in sorted(holes_inside, key=lambda h: h.start):
+        a, b = max(hole.start, span.start), min(hole.end, span.end)
+        if a >= b:
+            continue
+        if a > cursor:
+            ranges.append(Interval(cursor, a))
+        cursor = max(cursor, b)
+    if cursor < span.end:
+        ranges.append(Interval(cursor, span.end))
+    return ranges

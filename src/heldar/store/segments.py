@@ -136,3 +136,42 @@ async def newest_segments(conn: AsyncConnection, camera_id: str, limit: int) -> 
         .limit(limit)
     )
     return [_segment(row) for row in rows]
+
+
+async def span(
+    conn: AsyncConnection, camera_id: str, start: datetime, end: datetime
+) -> tuple[datetime, datetime, int] | None:
+    """(first start, last end, count) of the segments overlapping [start, end), by index seeks
+    and one index-range count — never reading every row of a long range."""
+    live = (segments.c.camera_id == camera_id, segments.c.deleting.is_(False))
+    straddle = (
+        await conn.execute(
+            select(segments.c.start_time, segments.c.end_time)
+            .where(*live, segments.c.start_time < start)
+            .order_by(segments.c.start_time.desc())
+            .limit(1)
+        )
+    ).first()
+    first = straddle.start_time if straddle is not None and straddle.end_time > start else None
+    if first is None:
+        first = await conn.scalar(
+            select(func.min(segments.c.start_time)).where(
+                *live, segments.c.start_time >= start, segments.c.start_time < end
+            )
+        )
+    if first is None:
+        return None
+    last = (
+        await conn.execute(
+            select(segments.c.end_time)
+            .where(*live, segments.c.start_time < end)
+            .order_by(segments.c.start_time.desc())
+            .limit(1)
+        )
+    ).scalar_one()
+    count = await conn.scalar(
+        select(func.count())
+        .select_from(segments)
+        .where(*live, segments.c.start_time >= first, segments.c.start_time < end)
+    )
+    return first, last, int(count or 0)
