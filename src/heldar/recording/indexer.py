@@ -159,13 +159,13 @@ class Indexer:
         """Make disk and index agree. Run before the recorder starts (no file is being written)."""
         async with self._store.read() as conn:
             known = await sql.all_paths(conn)
+        on_disk = await asyncio.to_thread(self._files_on_disk)  # one listing, not a stat per row
         rows_missing, finished = [], []
         for relative, (row_id, _size, deleting) in known.items():
-            exists = (self._data_dir / relative).exists()
             if deleting:
                 (self._data_dir / relative).unlink(missing_ok=True)
                 finished.append(row_id)
-            elif not exists:
+            elif relative not in on_disk:
                 log.warning("index row %d points at missing %s: removed", row_id, relative)
                 rows_missing.append(row_id)
         async with self._store.write() as conn:
@@ -199,6 +199,16 @@ class Indexer:
                 if await self.index(camera_dir.name, path) is not None:
                     indexed += 1
         return indexed
+
+    def _files_on_disk(self) -> set[str]:
+        """Relative paths of every file under recordings/<camera>/ (blocking)."""
+        found: set[str] = set()
+        if not self._recordings.is_dir():
+            return found
+        for camera in os.scandir(self._recordings):
+            if camera.is_dir():
+                found.update(f"recordings/{camera.name}/{e.name}" for e in os.scandir(camera.path))
+        return found
 
     async def _quarantined_count(self) -> int:
         root = self._data_dir / "quarantine"
