@@ -88,8 +88,12 @@ class FfmpegProcess:
         *,
         env: dict[str, str] | None = None,
         on_stdout_line: LineHandler | None = None,
+        feed_stdin: bool = False,
     ) -> FfmpegProcess:
-        """Start `argv` (argv[0] is the ffmpeg binary). Raises OSError if it cannot start."""
+        """Start `argv` (argv[0] is the ffmpeg binary). Raises OSError if it cannot start.
+
+        With `feed_stdin` the caller writes the child's input through `stdin` (then closes it);
+        otherwise stdin is /dev/null."""
         command = list(argv)
         setpriv = _setpriv()
         if setpriv:
@@ -98,13 +102,18 @@ class FfmpegProcess:
         child_env.update(env or {})
         proc = await asyncio.create_subprocess_exec(
             *command,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE if feed_stdin else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=child_env,
             start_new_session=True,
         )
         return cls(proc, on_stdout_line)
+
+    @property
+    def stdin(self) -> asyncio.StreamWriter | None:
+        """The child's stdin when spawned with `feed_stdin`."""
+        return self._proc.stdin
 
     @property
     def pid(self) -> int:

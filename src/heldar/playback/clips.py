@@ -10,11 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import functools
 import logging
 import os
 import secrets
-import shutil
 import signal
 import struct
 from collections.abc import Iterator, Sequence
@@ -229,25 +227,18 @@ async def _run(ffmpeg: str, argv: list[str]) -> None:
 async def _remux_stdin(ffmpeg: str, part: Sequence[Span], output: list[str]) -> None:
     """ffmpeg reads the part's fMP4 stream on stdin: no file is opened, nothing is probed."""
     argv = [*_HEAD, "-f", "mp4", "-protocol_whitelist", "pipe", "-i", "pipe:0", *output]
-    proc = await asyncio.create_subprocess_exec(
-        *_command(ffmpeg, argv),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"},
-        start_new_session=True,
-    )
-    process = FfmpegProcess(proc, None)  # drains stderr into a bounded tail, reaps
+    process = await FfmpegProcess.spawn([ffmpeg, *argv], feed_stdin=True)
     try:
-        assert proc.stdin is not None
-        _widen_pipe(proc.stdin)
+        stdin = process.stdin
+        assert stdin is not None
+        _widen_pipe(stdin)
         try:
             stream = _part_stream(part)
             while chunk := await asyncio.to_thread(next, stream, b""):
-                proc.stdin.write(chunk)
-                await proc.stdin.drain()
-            proc.stdin.close()
-            await proc.stdin.wait_closed()
+                stdin.write(chunk)
+                await stdin.drain()
+            stdin.close()
+            await stdin.wait_closed()
         except (BrokenPipeError, ConnectionResetError):
             pass  # ffmpeg stopped reading: its exit status and stderr say why
         exit_ = await process.wait()
@@ -270,14 +261,3 @@ def _check(returncode: int, stderr_tail: str) -> None:
     if returncode != 0:
         log.warning("clip export: ffmpeg exited with %d: %s", returncode, stderr_tail)
         raise MediaError("ffmpeg could not export the clip", code="clip_failed")
-
-
-@functools.cache
-def _setpriv() -> str | None:
-    return shutil.which("setpriv")
-
-
-def _command(ffmpeg: str, argv: list[str]) -> list[str]:
-    """Like `FfmpegProcess.spawn`: the child gets SIGTERM when the kernel dies."""
-    setpriv = _setpriv()
-    return [setpriv, "--pdeathsig", "TERM", "--", ffmpeg, *argv] if setpriv else [ffmpeg, *argv]
