@@ -24,8 +24,11 @@ from heldar.events.log import EventLog
 from heldar.ffmpeg.binary import find_ffmpeg
 from heldar.playback.service import PlaybackService
 from heldar.recording.catalog import Catalog
+from heldar.recording.eviction import RetentionSettings
+from heldar.recording.evidence import Evidence
 from heldar.recording.indexer import Indexer
 from heldar.recording.manager import RecorderConfig, RecorderManager
+from heldar.recording.retention import Retention
 from heldar.recording.scheduling import ScheduleBook
 from heldar.secretbox import SecretBox
 from heldar.settings import Settings
@@ -54,6 +57,8 @@ class Kernel:
     playback: PlaybackService
     recorder: RecorderManager
     schedules: ScheduleBook
+    evidence: Evidence
+    retention: Retention
     ffmpeg: str
     started_at: datetime
 
@@ -98,13 +103,28 @@ class Kernel:
             if settings.recording_enabled:
                 cameras.subscribe(recorder.reconcile)
             schedules = ScheduleBook(store, clock, on_change=recorder.wake)
+            retention = Retention(
+                store,
+                events,
+                clock,
+                settings.data_dir,
+                defaults=RetentionSettings(
+                    max_recordings_gb=settings.max_recordings_gb,
+                    min_free_disk_gb=settings.min_free_disk_gb,
+                    guard_max_share=settings.retention_guard_max_share,
+                    interval_s=settings.retention_interval_s,
+                ),
+            )
+            cameras.subscribe(retention.camera_changed)
             playback = PlaybackService(
                 store,
                 clock,
                 settings.data_dir,
                 ffmpeg=ffmpeg,
                 job_concurrency=settings.media_job_concurrency,
+                hold=retention.hold,
             )
+            retention.add_protection(playback.protected_segment_ids)
             async with Supervisor(clock=clock) as supervisor:
                 kernel = cls(
                     settings=settings,
@@ -120,6 +140,8 @@ class Kernel:
                     playback=playback,
                     recorder=recorder,
                     schedules=schedules,
+                    evidence=Evidence(store),
+                    retention=retention,
                     ffmpeg=ffmpeg,
                     started_at=clock.now(),
                 )
@@ -133,6 +155,7 @@ class Kernel:
                     )
                 )
                 supervisor.start(indexer)
+                supervisor.start(retention)
                 supervisor.start(playback)
                 if settings.recording_enabled:
                     supervisor.start(recorder)

@@ -102,6 +102,40 @@ class Settings(BaseSettings):
         le=32,
         description="Clip exports allowed at once; more get 429 with Retry-After.",
     )
+    max_recordings_gb: float | None = Field(
+        default=None,
+        ge=0.001,
+        le=1_000_000,
+        description=(
+            "Cap on all recordings (GB = 10^9 bytes, evidence-locked ones included): beyond it "
+            "the camera furthest over its fair share loses its oldest segments first. Unset: no "
+            "cap. A default: `PUT /api/v1/system/retention` overrides it."
+        ),
+    )
+    min_free_disk_gb: float = Field(
+        default=1.0,
+        ge=0,
+        le=100_000,
+        description=(
+            "Free space kept on the recordings filesystem (GB): below it retention deletes the "
+            "oldest unlocked segments (fairly across cameras) before writes fail. 0: no floor."
+        ),
+    )
+    retention_guard_max_share: float = Field(
+        default=0.5,
+        ge=0.05,
+        le=1.0,
+        description=(
+            "Retention refuses to delete more than this share of a camera's segments (by age) or "
+            "of all recorded bytes in one pass, and raises `retention_guard` instead. 1: off."
+        ),
+    )
+    retention_interval_s: float = Field(
+        default=60.0,
+        ge=10,
+        le=3600,
+        description="Seconds between retention passes (the free-disk floor is checked every 5 s).",
+    )
     demo_rtsp_port: int = Field(
         default=8554,
         ge=0,

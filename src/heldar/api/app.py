@@ -26,10 +26,12 @@ from heldar.api.routes import (
     auth,
     cameras,
     events,
+    evidence,
     media,
     playback,
     recording,
     recordings,
+    retention,
     system,
     users,
 )
@@ -68,6 +70,8 @@ def create_app(settings: Settings, *, demo: bool = False, clock: Clock | None = 
         recordings.router,
         playback.router,
         events.router,
+        evidence.router,
+        retention.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(media.router)

@@ -5,9 +5,12 @@ snapshots — on top of the media core (`clips`, `hls`, `snapshots`) and the rec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import secrets
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -85,7 +88,14 @@ class PlaybackService:
     name = "playback-expiry"
 
     def __init__(
-        self, store: Store, clock: Clock, data_dir: Path, *, ffmpeg: str, job_concurrency: int
+        self,
+        store: Store,
+        clock: Clock,
+        data_dir: Path,
+        *,
+        ffmpeg: str,
+        job_concurrency: int,
+        hold: Callable[[Iterable[int]], AbstractContextManager[None]] | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -94,6 +104,7 @@ class PlaybackService:
         self._ffmpeg = ffmpeg
         self._jobs = asyncio.Semaphore(job_concurrency)
         self._sessions: dict[str, _Session] = {}
+        self._hold = hold or (lambda _ids: contextlib.nullcontext())
         self.cache = Fmp4Cache()
 
     # -- service: expiry -------------------------------------------------------------------------
@@ -150,15 +161,16 @@ class PlaybackService:
             directory = self._clips / camera_id
             directory.mkdir(parents=True, exist_ok=True)
             filename = f"{camera_id}_{start:%Y%m%dT%H%M%SZ}_{clip_id}.mp4"
-            result = await export_clip(
-                [_ref(self._data_dir, r) for r in rows],
-                start,
-                end,
-                directory / filename,
-                ffmpeg=self._ffmpeg,
-                cache=self.cache,
-                gap_threshold_s=3.0,
-            )
+            with self._hold(r.id for r in rows):  # retention keeps them while we read them
+                result = await export_clip(
+                    [_ref(self._data_dir, r) for r in rows],
+                    start,
+                    end,
+                    directory / filename,
+                    ffmpeg=self._ffmpeg,
+                    cache=self.cache,
+                    gap_threshold_s=3.0,
+                )
         return ClipOut(
             id=clip_id,
             camera_id=camera_id,

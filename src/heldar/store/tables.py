@@ -251,3 +251,23 @@ gaps = Table(
     Column("seconds", Float, nullable=False),
     Index("ix_gaps_camera_id_start_time", "camera_id", "start_time"),
 )
+
+
+# -- retention (migration 0005) -------------------------------------------------------------------
+
+# Optional byte quota of one camera's unlocked recordings (GB = 10^9 bytes; NULL: no quota). It
+# belongs to the camera row; declared here so the retention migration owns it.
+cameras.append_column(Column("retention_quota_gb", Float, nullable=True))
+
+# One row, written by `PUT /system/retention`; while it is absent the settings' defaults apply.
+retention_settings = Table(
+    "retention_settings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("max_recordings_gb", Float, nullable=True),
+    Column("min_free_disk_gb", Float, nullable=False),
+    Column("guard_max_share", Float, nullable=False),
+    Column("interval_s", Float, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    CheckConstraint("id = 1", name="one_row"),
+)

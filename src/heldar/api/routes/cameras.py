@@ -11,7 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict
 
-from heldar.api.deps import AuditDep, CameraManage, CameraRead, CamerasDep, RecorderDep
+from heldar.api.deps import (
+    AuditDep,
+    CameraManage,
+    CameraRead,
+    CamerasDep,
+    KernelDep,
+    RecorderDep,
+)
 from heldar.cameras.models import (
     CAMERA_ID_PATTERN,
     Camera,
@@ -88,11 +95,23 @@ async def update_camera(
 
 @router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_camera(
-    camera_id: CameraIdPath, cameras: CamerasDep, audit: AuditDep, principal: CameraManage
+    camera_id: CameraIdPath,
+    cameras: CamerasDep,
+    kernel: KernelDep,
+    audit: AuditDep,
+    principal: CameraManage,
 ) -> Response:
+    """Delete the camera and all its recordings; 409 `segments_locked` while any is locked."""
     principal.check_camera(camera_id)
-    await cameras.delete(camera_id)
-    await audit.record(principal.audit_event("camera.delete", camera_id=camera_id))
+    await cameras.get(camera_id)  # 404 before 409
+    await kernel.retention.ensure_deletable(camera_id)
+    await cameras.delete(camera_id)  # stops its recorder (registry listener)
+    deleted = await kernel.retention.delete_camera_recordings(camera_id)
+    await audit.record(
+        principal.audit_event(
+            "camera.delete", camera_id=camera_id, detail={"segments_deleted": deleted.segments}
+        )
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
