@@ -124,7 +124,15 @@ async def test_event_camera_keeps_pre_and_post_roll_around_a_trigger(
         return any(a <= need_from and b >= need_to for a, b in ranges)
 
     # The segment holding t + 5 s is promoted when it closes, one keyframe after it ends.
-    await eventually(covered, timeout=20, interval=0.5, what="pre- and post-roll promoted")
+    try:
+        await eventually(covered, timeout=20, interval=0.5, what="pre- and post-roll promoted")
+    except AssertionError:
+        names = [p.name for p in stack.segments("ev")]
+        buffered = [p.name for p in stack.segments("ev", "buffer")]
+        raise AssertionError(
+            f"t={t:%H:%M:%S.%f} ranges={_coverage(stack.segments('ev'))} "
+            f"promoted={names} buffer={buffered}"
+        ) from None
     # After the window: back to buffering, nothing more is promoted.
     for _ in range(2):
         count = len(stack.segments("ev"))

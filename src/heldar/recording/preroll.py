@@ -15,6 +15,8 @@ from heldar.recording.naming import segment_start
 
 log = logging.getLogger(__name__)
 
+START_MARGIN = timedelta(seconds=1)
+
 
 @dataclass(frozen=True)
 class Buffered:
@@ -49,7 +51,9 @@ class PreRollBuffer:
         """A buffer segment closed. Promote it if a window covers it, else prune. Returns
         the paths that were promoted into recordings/."""
         self._segments.append(Buffered(segment.path, segment.start, segment.end))
-        if window_end is not None and segment.start < window_end:
+        # Segment starts are known to ~1 s (names and ffmpeg's probe buffer): promote one that
+        # begins within that margin after the window's end too, so t + post_roll is covered.
+        if window_end is not None and segment.start < window_end + START_MARGIN:
             return self.promote(since=segment.start)
         self.prune(segment.end)
         return []
