@@ -3,31 +3,19 @@ camera scope, audit, bounds, persistence across a restart."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from heldar.api.app import create_app
-from heldar.api.deps import app_routes
 from heldar.app import Kernel
 from heldar.settings import Settings
+from tests.api.conftest import AddFootage
 from tests.conftest import ClientAs
 from tests.support.auth import ADMIN_PASSWORD, ADMIN_USER, bearer, login
-from tests.support.recordings import T0, Run, record_run
-
-
-def _wired() -> bool:
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = {route.path for route in app_routes(create_app(Settings(data_dir=Path(tmp))))}
-    return {"/api/v1/incidents", "/api/v1/system/retention"} <= paths
-
-
-pytestmark = pytest.mark.skipif(not _wired(), reason="evidence/retention routes wired by the lead")
 
 SEGMENT_FIELDS = {
     "id",
@@ -51,16 +39,9 @@ def _kernel(app: FastAPI) -> Kernel:
 
 
 @pytest.fixture
-async def footage(app: FastAPI, client: httpx.AsyncClient) -> list[int]:
+async def footage(client: httpx.AsyncClient, add_footage: AddFootage) -> list[int]:
     """Camera `cam` with 4 indexed segments; their ids, oldest first."""
-    created = await client.post(
-        "/api/v1/cameras",
-        json={"id": "cam", "name": "cam", "main_stream_url": "rtsp://127.0.0.1:9/x"},
-    )
-    assert created.status_code == 201
-    kernel = _kernel(app)
-    run: Run = record_run(kernel.settings.data_dir / "recordings" / "cam", start=T0, count=4)
-    assert await kernel.indexer.scan(include_newest=True) == len(run.segments)
+    await add_footage(4)
     window = {"from": "2026-11-25T11:00:00Z", "to": "2026-11-25T13:00:00Z"}
     listed = (await client.get("/api/v1/cameras/cam/segments", params=window)).json()
     return [s["id"] for s in listed]

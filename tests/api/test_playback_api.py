@@ -11,7 +11,8 @@ import pytest
 from fastapi import FastAPI
 
 from heldar.app import Kernel
-from tests.support.recordings import T0, Run, record_run
+from tests.api.conftest import AddFootage
+from tests.support.recordings import T0, Run
 
 
 def _iso(offset_s: float) -> str:
@@ -19,17 +20,8 @@ def _iso(offset_s: float) -> str:
 
 
 @pytest.fixture
-async def footage(app: FastAPI, client: httpx.AsyncClient) -> tuple[Run, Run]:
-    created = await client.post(
-        "/api/v1/cameras",
-        json={"id": "cam", "name": "cam", "main_stream_url": "rtsp://127.0.0.1:9/x"},
-    )
-    assert created.status_code == 201
-    kernel: Kernel = app.state.kernel
-    directory = kernel.settings.data_dir / "recordings" / "cam"
-    first = record_run(directory, start=T0, count=4)
-    second = record_run(directory, start=first.end + timedelta(seconds=10), count=2)
-    await kernel.indexer.scan(include_newest=True)
+async def footage(add_footage: AddFootage) -> tuple[Run, Run]:
+    first, second = await add_footage(4, (10, 2))
     return first, second
 
 

@@ -10,8 +10,9 @@ import pytest
 from fastapi import FastAPI
 
 from heldar.app import Kernel
+from tests.api.conftest import AddFootage
 from tests.conftest import ClientAs
-from tests.support.recordings import T0, Run, record_run
+from tests.support.recordings import T0, Run
 
 WINDOW = {
     "from": (T0 - timedelta(minutes=5)).isoformat(),
@@ -20,17 +21,8 @@ WINDOW = {
 
 
 @pytest.fixture
-async def footage(app: FastAPI, client: httpx.AsyncClient) -> tuple[Run, Run]:
-    created = await client.post(
-        "/api/v1/cameras",
-        json={"id": "cam", "name": "cam", "main_stream_url": "rtsp://127.0.0.1:9/x"},
-    )
-    assert created.status_code == 201
-    kernel: Kernel = app.state.kernel
-    directory = kernel.settings.data_dir / "recordings" / "cam"
-    first = record_run(directory, start=T0, count=3)
-    second = record_run(directory, start=first.end + timedelta(seconds=20), count=2)
-    assert await kernel.indexer.scan(include_newest=True) == 5
+async def footage(add_footage: AddFootage) -> tuple[Run, Run]:
+    first, second = await add_footage(3, (20, 2))
     return first, second
 
 
