@@ -16,79 +16,13 @@ import argparse
 import asyncio
 import contextlib
 import os
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
+from kernel_process import PASSWORD, kernel, pct
 
-PASSWORD = "bench-Passw0rd-123"
 HEALTHZ_BAR_MS = 50.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-@contextlib.contextmanager
-def kernel(memory_kib: int | None) -> Iterator[str]:
-    port = _free_port()
-    with tempfile.TemporaryDirectory(prefix="heldar-bench-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HELDAR_")}
-        env["HELDAR_BOOTSTRAP_ADMIN_PASSWORD"] = PASSWORD
-        env["HELDAR_LOG_LEVEL"] = "warning"
-        if memory_kib:
-            env["HELDAR_PASSWORD_HASH_MEMORY_KIB"] = str(memory_kib)
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "heldar.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(Path(tmp) / "data"),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    raise SystemExit(f"kernel exited: {proc.stderr.read() if proc.stderr else ''}")
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("kernel did not start within 60 s")
-                time.sleep(0.1)
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 async def probe_healthz(
@@ -140,11 +74,11 @@ async def measure(base: str, seconds: float, clients: int) -> None:
         loaded = await probe
 
     login_ms = [ms for client in per_client for ms in client]
-    base_p99, load_p99 = _pct(baseline, 0.99), _pct(loaded, 0.99)
+    base_p99, load_p99 = pct(baseline, 0.99), pct(loaded, 0.99)
     print(f"cores: {os.cpu_count()}, {clients} concurrent login clients, {seconds:.0f} s")
     print(
         f"login: {len(login_ms)} in {elapsed:.1f} s = {len(login_ms) / elapsed:.1f}/s; "
-        f"latency p50 {statistics.median(login_ms):.0f} ms, p99 {_pct(login_ms, 0.99):.0f} ms"
+        f"latency p50 {statistics.median(login_ms):.0f} ms, p99 {pct(login_ms, 0.99):.0f} ms"
     )
     print(
         f"healthz baseline (no load): n={len(baseline)} p50 {statistics.median(baseline):.1f} ms, "
@@ -168,7 +102,8 @@ def main() -> None:
         "--memory-kib", type=int, default=None, help="argon2id memory (default: the kernel's)"
     )
     args = parser.parse_args()
-    with kernel(args.memory_kib) as base:
+    extra = {"HELDAR_PASSWORD_HASH_MEMORY_KIB": str(args.memory_kib)} if args.memory_kib else {}
+    with kernel(extra) as base:
         asyncio.run(measure(base, args.seconds, args.clients))
 
 

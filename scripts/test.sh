@@ -2,8 +2,10 @@
 # The README's test command: installs what the tests need, then lint, types and the whole suite.
 #   - Debian packages (when root and apt-get exist): PostgreSQL for the store tests, GStreamer's
 #     RTSP server (a third-party server our client is tested against), fonts for the simcam clock.
-#   - a virtualenv at .venv with heldar and its [test] extras.
-# Extra arguments go to pytest (e.g. scripts/test.sh -k cameras).
+#   - a virtualenv at .venv with heldar and its [test] extras, and the worker SDK (sdk/python)
+#     with its own test extras and the optional analyzers' dependencies.
+# Extra arguments go to the kernel's pytest run (e.g. scripts/test.sh -k cameras); without any,
+# the worker SDK's own suite runs too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,11 +32,15 @@ fi
 PYTHON=${PYTHON:-python3}
 [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test]' -e './sdk/python[test,jpeg,person]'
 
-lint_paths=(src tests scripts)
+lint_paths=(src tests scripts sdk/python)
 [[ -d bench ]] && lint_paths+=(bench)
 .venv/bin/ruff check "${lint_paths[@]}"
 .venv/bin/ruff format --check "${lint_paths[@]}"
 .venv/bin/mypy --strict src
-exec .venv/bin/pytest "$@"
+(cd sdk/python && ../../.venv/bin/mypy --strict src)
+.venv/bin/pytest "$@"
+if (($# == 0)); then
+  cd sdk/python && exec ../../.venv/bin/pytest -q
+fi

@@ -42,6 +42,7 @@ def settings(tmp_path: Path) -> Settings:
         # API tests register cameras at addresses that must never be dialled (10.x, 192.168.x):
         # the recorder is off unless a test module overrides `settings` with recording on.
         recording_enabled=False,
+        ai_sampling_enabled=False,  # likewise for the samplers of AI tasks
         # the free-disk floor would prune test footage on a nearly full CI disk
         min_free_disk_gb=0,
         bootstrap_admin_user=ADMIN_USER,

@@ -22,7 +22,9 @@ from heldar.cameras.registry import CameraRegistry
 from heldar.clock import Clock, SystemClock
 from heldar.events.log import EventLog
 from heldar.ffmpeg.binary import find_ffmpeg
+from heldar.perception.service import Perception, PerceptionOptions
 from heldar.playback.service import PlaybackService
+from heldar.playback.snapshot_schedules import SnapshotScheduler
 from heldar.recording.catalog import Catalog
 from heldar.recording.eviction import RetentionSettings
 from heldar.recording.evidence import Evidence
@@ -55,6 +57,8 @@ class Kernel:
     indexer: Indexer
     catalog: Catalog
     playback: PlaybackService
+    snapshot_schedules: SnapshotScheduler
+    perception: Perception
     recorder: RecorderManager
     schedules: ScheduleBook
     evidence: Evidence
@@ -125,6 +129,24 @@ class Kernel:
                 hold=retention.hold,
             )
             retention.add_protection(playback.protected_segment_ids)
+            indexer.subscribe(playback.segment_indexed)
+            indexer.subscribe(recorder.segment_indexed)
+            snapshot_schedules = SnapshotScheduler(store, clock, settings.data_dir, playback)
+            cameras.subscribe(snapshot_schedules.camera_changed)
+            perception = Perception(
+                store,
+                clock,
+                events,
+                cameras,
+                PerceptionOptions(
+                    max_total_fps=settings.ai_max_total_fps,
+                    provenance=settings.ingest_provenance,
+                    worker_timeout_s=settings.ai_worker_timeout_s,
+                    detection_retention_days=settings.detection_retention_days,
+                    ticket_secret=secret,
+                ),
+            )
+            cameras.subscribe(perception.camera_changed)
             async with Supervisor(clock=clock) as supervisor:
                 kernel = cls(
                     settings=settings,
@@ -138,6 +160,8 @@ class Kernel:
                     indexer=indexer,
                     catalog=Catalog(store),
                     playback=playback,
+                    snapshot_schedules=snapshot_schedules,
+                    perception=perception,
                     recorder=recorder,
                     schedules=schedules,
                     evidence=Evidence(store),
@@ -157,6 +181,8 @@ class Kernel:
                 supervisor.start(indexer)
                 supervisor.start(retention)
                 supervisor.start(playback)
+                supervisor.start(snapshot_schedules)
+                await start_perception(kernel)
                 if settings.recording_enabled:
                     supervisor.start(recorder)
                 else:
@@ -173,6 +199,21 @@ class Kernel:
         finally:
             await store.close()
             log.info("heldar stopped cleanly")
+
+
+async def start_perception(kernel: Kernel) -> None:
+    """Consumers from entry points, the stored tasks' samplers, then the perception services."""
+    perception = kernel.perception
+    loaded = perception.hub.load_entry_points(kernel)
+    if loaded:
+        log.info("detection consumers from entry points: %s", ", ".join(loaded))
+    await perception.hub.prepare()
+    await perception.rebalance()
+    for service in perception.services():
+        if service is perception.samplers and not kernel.settings.ai_sampling_enabled:
+            log.warning("frame sampling is off (HELDAR_AI_SAMPLING_ENABLED=false)")
+            continue
+        kernel.supervisor.start(service)
 
 
 async def open_auth(settings: Settings, auth: AuthServices) -> None:

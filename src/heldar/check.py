@@ -8,6 +8,7 @@ recording invariants of DESIGN.md §3 join as further functions. Checks only rea
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,13 +150,16 @@ CHECKS: tuple[Check, ...] = (
 
 async def repair(settings: Settings, *, clock: Clock | None = None) -> str:
     """Reconcile disk and index (what a kernel start does) — for `heldar check --repair`.
-    Refused while a kernel records into this data directory."""
+    Refused while a kernel records into this data directory. Unlike a start, it removes rows
+    without files however many there are: the operator asked for it (the index guard is off)."""
     if _live_files(settings.data_dir):
         raise ConfigurationError("a recorder is running on this data directory: stop it first")
     clock = clock or SystemClock()
     store = Store(settings.store_url)
     try:
-        indexer = Indexer(store, EventLog(store, clock), clock, settings.data_dir)
+        indexer = Indexer(
+            store, EventLog(store, clock), clock, settings.data_dir, guard_min_rows=sys.maxsize
+        )
         report = await indexer.reconcile()
     finally:
         await store.close()

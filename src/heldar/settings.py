@@ -243,6 +243,38 @@ class Settings(BaseSettings):
         le=36_500,
         description="Prune audit entries older than this (whole prefixes only). 0 keeps all.",
     )
+    ai_max_total_fps: float = Field(
+        default=40.0,
+        ge=0.5,
+        le=2000.0,
+        description=(
+            "Frames per second all samplers may decode together; shared fairly across the "
+            "sampled streams (each gets at least 0.5 fps, widths step down before that)."
+        ),
+    )
+    ingest_provenance: Literal["warn", "enforce"] = Field(
+        default="warn",
+        description=(
+            "`enforce`: POST /ai/events needs a frame_ticket from a leased frame (403 "
+            "otherwise). `warn`: unticketed batches are accepted and marked ticketed=false."
+        ),
+    )
+    ai_sampling_enabled: bool = Field(
+        default=True,
+        description="Run the frame samplers of AI tasks (off: tasks and ingest work, no frames).",
+    )
+    ai_worker_timeout_s: float = Field(
+        default=30.0,
+        ge=5.0,
+        le=3600.0,
+        description="A worker without a discovery or lease call for this long is gone.",
+    )
+    detection_retention_days: float = Field(
+        default=7.0,
+        ge=0.01,
+        le=3650.0,
+        description="Detections (and their ingest batches) older than this are pruned.",
+    )
 
     @field_validator("data_dir")
     @classmethod

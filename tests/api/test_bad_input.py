@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from heldar.api.app import INGEST_PATH, MAX_INGEST_BYTES
 from heldar.api.deps import app_routes
 from heldar.settings import Settings
 
@@ -60,9 +61,11 @@ async def test_class10_oversized_bodies_are_413_everywhere(
     app: FastAPI, client: httpx.AsyncClient, settings: Settings
 ) -> None:
     huge = b'{"name": "' + b"x" * settings.max_body_bytes + b'"}'
+    ingest_huge = b'{"name": "' + b"x" * MAX_INGEST_BYTES + b'"}'  # ingest's own, larger cap
     for method, path in [*_json_routes(app), ("POST", "/api/v1/auth/login")]:
+        body = ingest_huge if path == INGEST_PATH else huge
         response = await client.request(
-            method, path, content=huge, headers={"content-type": "application/json"}
+            method, path, content=body, headers={"content-type": "application/json"}
         )
         assert response.status_code == 413, (method, path)
 

@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from heldar.app import Kernel
+from heldar.playback.fmp4 import Fmp4Cache
 from tests.api.conftest import AddFootage
 from tests.support.recordings import T0, Run
 
@@ -125,3 +126,18 @@ async def test_snapshots(client: httpx.AsyncClient, footage: tuple[Run, Run]) ->
 )
 async def test_media_names_are_checked(client: httpx.AsyncClient, path: str) -> None:
     assert (await client.get(path)).status_code == 404
+
+
+async def test_playback_cache_is_warm_from_indexing_and_after_a_restart(
+    app: FastAPI, footage: tuple[Run, Run]
+) -> None:
+    kernel: Kernel = app.state.kernel
+    files = [s.path for run in footage for s in run.segments]
+    # every segment the indexer took in was read into the playlist cache as it was indexed
+    assert len(kernel.playback.cache) == len(files)
+    kernel.playback.cache = Fmp4Cache()  # as after a restart
+    assert await kernel.playback.warm_up() == len(files)
+    assert len(kernel.playback.cache) == len(files)
+    files[0].unlink()  # a vanished file is skipped, not fatal
+    kernel.playback.cache = Fmp4Cache()
+    assert await kernel.playback.warm_up() == len(files) - 1

@@ -52,6 +52,8 @@ async def test_timeline_gap_and_clips(
     timeline = (await client.get("/api/v1/cameras/yard/timeline", params=window)).json()
     assert len(timeline["ranges"]) == 1, timeline
     assert timeline["recorded_seconds"] >= 50
+    status = (await client.get("/api/v1/cameras/yard")).json()["status"]
+    assert 13 <= status["fps_observed"] <= 17  # the simcam sends 15 fps, measured per segment
 
     await simcam.stop()
     stopped = datetime.now(UTC)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from heldar.check import CHECKS, repair, run_checks
 from heldar.clock import SystemClock
 from heldar.events.log import EventLog
 from heldar.recording.catalog import Catalog
 from heldar.recording.indexer import Indexer
+from heldar.settings import Settings
 from heldar.store import segments as sql
 from heldar.store.engine import Store
 from tests.support.recordings import T0, record_run
@@ -92,3 +95,50 @@ async def test_crash_leftovers_are_reconciled(
     assert set(rows) == {run.segments[2].path.name, torn.name}
     assert 0 < rows[torn.name].duration_s < 2.0
     assert (await events.list(event_type="segment_quarantined"))[0].payload["file"] == junk.name
+
+
+async def test_a_vanished_disk_does_not_empty_the_index(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    await store.migrate()
+    events = EventLog(store, SystemClock())
+    try:
+        indexer = Indexer(store, events, SystemClock(), data, guard_min_rows=2)
+        run = record_run(data / "recordings" / "cam", start=T0, count=4)
+        assert (await indexer.reconcile()).indexed == 4
+        moved = tmp_path / "unmounted"
+        (data / "recordings").rename(moved)  # the disk is not mounted at start-up
+        report = await indexer.reconcile()
+        assert report.rows_removed == 0
+        assert report.rows_kept_by_guard == 4
+        async with store.read() as conn:
+            assert len(await sql.all_rows(conn)) == 4
+        [guard] = await events.list(event_type="index_guard")
+        assert guard.severity == "critical"
+        assert guard.payload["missing"] == 4
+        moved.rename(data / "recordings")  # mounted again: nothing was lost
+        assert (await indexer.reconcile()).rows_removed == 0
+        assert all(s.path.exists() for s in run.segments)
+        # one file really gone is a crash leftover, below the guard: its row goes
+        run.segments[0].path.unlink()
+        assert (await indexer.reconcile()).rows_removed == 1
+    finally:
+        await store.close()
+
+
+async def test_repair_removes_rows_the_start_up_guard_kept(settings: Settings) -> None:
+    data = settings.data_dir
+    store = Store(settings.store_url)
+    await store.migrate()
+    events = EventLog(store, SystemClock())
+    try:
+        indexer = Indexer(store, events, SystemClock(), data, guard_min_rows=2)
+        record_run(data / "recordings" / "cam", start=T0, count=4)
+        await indexer.reconcile()
+        shutil.rmtree(data / "recordings")  # really gone, and the operator says so
+        assert (await indexer.reconcile()).rows_kept_by_guard == 4
+    finally:
+        await store.close()
+    summary = await repair(settings)
+    assert "removed 4 rows without files" in summary
+    assert [r.ok for r in await run_checks(settings)] == [True] * len(CHECKS)

@@ -21,6 +21,7 @@ from heldar.api.middleware import (
 )
 from heldar.api.openapi import install_openapi
 from heldar.api.routes import (
+    ai,
     api_keys,
     audit,
     auth,
@@ -32,6 +33,7 @@ from heldar.api.routes import (
     recording,
     recordings,
     retention,
+    snapshots,
     system,
     users,
 )
@@ -41,6 +43,8 @@ from heldar.errors import ConfigurationError
 from heldar.settings import Settings
 
 API_PREFIX = "/api/v1"
+INGEST_PATH = f"{API_PREFIX}/ai/events"
+MAX_INGEST_BYTES = 8 * 1_048_576
 
 
 def create_app(settings: Settings, *, demo: bool = False, clock: Clock | None = None) -> FastAPI:
@@ -69,6 +73,8 @@ def create_app(settings: Settings, *, demo: bool = False, clock: Clock | None = 
         recording.router,
         recordings.router,
         playback.router,
+        snapshots.router,
+        ai.router,
         events.router,
         evidence.router,
         retention.router,
@@ -77,7 +83,11 @@ def create_app(settings: Settings, *, demo: bool = False, clock: Clock | None = 
     app.include_router(media.router)
     # Outermost last: security headers wrap every answer, the 413/415 refusals included.
     app.add_middleware(JsonOnlyMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        per_path={INGEST_PATH: max(settings.max_body_bytes, MAX_INGEST_BYTES)},
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     install_openapi(app)
     problems = undeclared_routes(app)

@@ -21,16 +21,21 @@ _NO_STORE = (b"cache-control", b"no-store")
 
 
 class BodyLimitMiddleware:
-    """Answers 413 `payload_too_large` when a body exceeds `max_bytes` (declared or streamed)."""
+    """Answers 413 `payload_too_large` when a body exceeds its limit (declared or streamed):
+    `max_bytes`, or the larger limit `per_path` gives an exact path (detection ingest)."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, per_path: dict[str, int] | None = None
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        self.per_path = per_path or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.per_path.get(scope.get("path", ""), self.default_max_bytes)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -38,8 +43,8 @@ class BodyLimitMiddleware:
                 except ValueError:
                     await _reject(send, 400, "bad_request", "invalid Content-Length")
                     return
-                if declared > self.max_bytes:
-                    await _reject(send, 413, "payload_too_large", self._detail())
+                if declared > max_bytes:
+                    await _reject(send, 413, "payload_too_large", _too_large(max_bytes))
                     return
         received = 0
         rejected = False
@@ -50,9 +55,9 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request" and not rejected:
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     rejected = True
-                    await _reject(send, 413, "payload_too_large", self._detail())
+                    await _reject(send, 413, "payload_too_large", _too_large(max_bytes))
                     return {"type": "http.disconnect"}
             return message
 
@@ -62,8 +67,9 @@ class BodyLimitMiddleware:
 
         await self.app(scope, limited_receive, guarded_send)
 
-    def _detail(self) -> str:
-        return f"request body larger than {self.max_bytes} bytes"
+
+def _too_large(max_bytes: int) -> str:
+    return f"request body larger than {max_bytes} bytes"
 
 
 JSON_PREFIXES = ("/api/",)

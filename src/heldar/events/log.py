@@ -18,13 +18,14 @@ from heldar.store.engine import Store
 log = logging.getLogger(__name__)
 
 
-def _redacted(value: Any) -> Any:
+def redacted(value: Any) -> Any:
+    """`value` with `redact()` applied to every string inside it."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {str(k): _redacted(v) for k, v in value.items()}
+        return {str(k): redacted(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_redacted(v) for v in value]
+        return [redacted(v) for v in value]
     return value
 
 
@@ -41,7 +42,7 @@ class EventLog:
         severity: Severity = "info",
         payload: dict[str, Any] | None = None,
     ) -> int:
-        safe = _redacted(payload or {})
+        safe = redacted(payload or {})
         async with self._store.write() as conn:
             event_id = await sql.insert_event(
                 conn,

@@ -405,6 +405,10 @@ class Fmp4Cache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def max_entries(self) -> int:
+        return self._max
+
     def index(self, path: Path) -> Fmp4Index:
         st = os.stat(path)
         with self._lock:

@@ -23,7 +23,8 @@ from heldar.playback.clips import export_clip, remove_partial_exports
 from heldar.playback.fmp4 import Fmp4Cache
 from heldar.playback.hls import build_playlist
 from heldar.playback.models import SegmentRef
-from heldar.playback.snapshots import snapshot_jpeg
+from heldar.playback.snapshots import take_snapshot
+from heldar.recording.indexer import Indexed
 from heldar.recording.models import SegmentRow
 from heldar.store import segments as sql
 from heldar.store.engine import Store
@@ -37,6 +38,7 @@ SESSION_TTL = timedelta(minutes=60)
 MAX_SESSIONS = 256
 EXPIRY_SWEEP_S = 300.0
 MAX_SEGMENTS_PER_JOB = 50_000
+WARM_UP_SEGMENTS = 20_000
 
 
 class GapOut(BaseModel):
@@ -107,12 +109,37 @@ class PlaybackService:
         self._hold = hold or (lambda _ids: contextlib.nullcontext())
         self.cache = Fmp4Cache()
 
+    async def warm_up(self, limit: int = WARM_UP_SEGMENTS) -> int:
+        """Read the box index of the newest segments in the background after a start, so the
+        first playback session after a restart is as fast as the ones after it."""
+        async with self._store.read() as conn:
+            paths = await sql.recent_paths(conn, min(limit, self.cache.max_entries))
+        warmed = await asyncio.to_thread(self._warm, [self._data_dir / p for p in paths])
+        log.info("playback cache warmed with %d recent segments", warmed)
+        return warmed
+
+    def _warm(self, paths: list[Path]) -> int:
+        warmed = 0
+        for path in paths:
+            try:
+                self.cache.index(path)
+            except (OSError, ValueError):
+                continue  # gone, or torn: the playlist builder decides what to do with it
+            warmed += 1
+        return warmed
+
+    async def segment_indexed(self, indexed: Indexed) -> None:
+        """`Indexer.subscribe` listener: read a closed segment's box index now, while it is in
+        the page cache, so the first playlist over it needs no disk reads."""
+        await asyncio.to_thread(self.cache.index, indexed.path)
+
     # -- service: expiry -------------------------------------------------------------------------
 
     async def run(self) -> None:
         removed = remove_partial_exports(self._clips)
         if removed:
             log.warning("removed %d half-written clip exports", len(removed))
+        await self.warm_up()
         while True:
             self.expire()
             await self._clock.sleep(EXPIRY_SWEEP_S)
@@ -231,6 +258,10 @@ class PlaybackService:
 
     async def snapshot(self, camera_id: str, at: datetime | None) -> bytes:
         """JPEG of the frame nearest `at` from recordings; without `at`, the newest frame."""
+        return (await self.still(camera_id, at)).jpeg
+
+    async def still(self, camera_id: str, at: datetime | None) -> Still:
+        """Like `snapshot`, with when the chosen frame was recorded and its size."""
         now = self._clock.now()
         start, end = (
             (now - timedelta(days=366), now) if at is None else (at, at + timedelta(milliseconds=1))
@@ -245,7 +276,19 @@ class PlaybackService:
         for row in rows:
             offset = math.inf if at is None else (at - row.start_time).total_seconds()
             try:
-                return await asyncio.to_thread(snapshot_jpeg, self._data_dir / row.path, offset)
+                shot = await asyncio.to_thread(take_snapshot, self._data_dir / row.path, offset)
             except MediaError:
                 continue  # a newest file with no complete fragment yet: take the one before
+            frame_at = row.start_time + timedelta(seconds=shot.offset_s)
+            return Still(shot.jpeg, frame_at, shot.width, shot.height)
         raise NotFound("no decodable frame at that time", code="no_footage")
+
+
+@dataclass(frozen=True)
+class Still:
+    """A JPEG from recordings and the wall-clock time of the frame it shows."""
+
+    jpeg: bytes
+    frame_at: datetime
+    width: int
+    height: int

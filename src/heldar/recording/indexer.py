@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,6 +34,10 @@ from heldar.store.engine import Store
 log = logging.getLogger(__name__)
 
 SCAN_INTERVAL_S = 60.0
+GUARD_MIN_ROWS = 20
+GUARD_MAX_SHARE = 0.5
+"""Reconciliation keeps rows whose files are missing when more than this share of the index (and
+more than `GUARD_MIN_ROWS` rows) would go at once: an unmounted or swapped disk, not a crash."""
 
 
 @dataclass(frozen=True)
@@ -41,18 +46,54 @@ class ReconcileReport:
     quarantined: int
     rows_removed: int
     deletions_finished: int
+    rows_kept_by_guard: int = 0
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """A file that just became a `segments` row (told to `Indexer.subscribe` listeners)."""
+
+    camera_id: str
+    path: Path
+    row_id: int
+    info: SegmentInfo
+
+
+IndexListener = Callable[[Indexed], Awaitable[None]]
 
 
 class Indexer:
     name = "indexer"
 
-    def __init__(self, store: Store, events: EventLog, clock: Clock, data_dir: Path) -> None:
+    def __init__(
+        self,
+        store: Store,
+        events: EventLog,
+        clock: Clock,
+        data_dir: Path,
+        *,
+        guard_min_rows: int = GUARD_MIN_ROWS,
+    ) -> None:
+        self._guard_min_rows = guard_min_rows
         self._store = store
         self._events = events
         self._clock = clock
         self._data_dir = data_dir
         self._recordings = data_dir / "recordings"
         self._lock = asyncio.Lock()
+        self._listeners: list[IndexListener] = []
+
+    def subscribe(self, listener: IndexListener) -> None:
+        """Call `listener` after each new row (observed fps, warming the playback cache). A
+        listener that fails is logged; indexing goes on."""
+        self._listeners.append(listener)
+
+    async def _tell(self, indexed: Indexed) -> None:
+        for listener in self._listeners:
+            try:
+                await listener(indexed)
+            except Exception:
+                log.exception("index listener failed for %s", indexed.path.name)
 
     # -- service: the periodic safety net --------------------------------------------------------
 
@@ -80,7 +121,10 @@ class Indexer:
         except FileNotFoundError:
             return None
         async with self._lock:
-            return await self._insert(camera_id, path, info, start, duration_s)
+            row_id = await self._insert(camera_id, path, info, start, duration_s)
+        if row_id is not None:
+            await self._tell(Indexed(camera_id, path, row_id, info))
+        return row_id
 
     async def _insert(
         self,
@@ -166,10 +210,16 @@ class Indexer:
                 (self._data_dir / relative).unlink(missing_ok=True)
                 finished.append(row_id)
             elif relative not in on_disk:
-                log.warning("index row %d points at missing %s: removed", row_id, relative)
-                rows_missing.append(row_id)
+                rows_missing.append((row_id, relative))
+        kept = 0
+        if self._implausible(len(rows_missing), len(known)):
+            kept = len(rows_missing)
+            await self._report_guard(kept, len(known))
+            rows_missing = []
+        for row_id, relative in rows_missing:
+            log.warning("index row %d points at missing %s: removed", row_id, relative)
         async with self._store.write() as conn:
-            await sql.delete_rows(conn, rows_missing + finished)
+            await sql.delete_rows(conn, [row_id for row_id, _ in rows_missing] + finished)
         before = await self._quarantined_count()
         indexed = await self.scan(include_newest=True, known=set(known))
         report = ReconcileReport(
@@ -177,9 +227,25 @@ class Indexer:
             quarantined=await self._quarantined_count() - before,
             rows_removed=len(rows_missing),
             deletions_finished=len(finished),
+            rows_kept_by_guard=kept,
         )
         log.info("reconciled recordings: %s", report)
         return report
+
+    def _implausible(self, missing: int, total: int) -> bool:
+        return missing > self._guard_min_rows and missing > total * GUARD_MAX_SHARE
+
+    async def _report_guard(self, missing: int, total: int) -> None:
+        detail = (
+            f"{missing} of {total} indexed segments have no file: is the recordings disk "
+            f"mounted? Rows kept; `heldar check --repair` removes them once that is confirmed"
+        )
+        log.error("index guard: %s", detail)
+        await self._events.append(
+            "index_guard",
+            severity="critical",
+            payload={"missing": missing, "indexed": total, "detail": detail},
+        )
 
     async def scan(self, *, include_newest: bool, known: set[str] | None = None) -> int:
         """Index every unindexed file (the newest per camera only with `include_newest`)."""

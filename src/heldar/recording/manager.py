@@ -24,7 +24,7 @@ from heldar.errors import HeldarError, NotFound
 from heldar.events.log import EventLog
 from heldar.events.models import Severity
 from heldar.ffmpeg.process import stop_stale
-from heldar.recording.indexer import Indexer
+from heldar.recording.indexer import Indexed, Indexer
 from heldar.recording.models import (
     BUFFER_SEGMENT_SECONDS,
     CameraStatus,
@@ -193,6 +193,13 @@ class RecorderManager:
 
     def recorder(self, camera_id: str) -> CameraRecorder | None:
         return self._recorders.get(camera_id)
+
+    async def segment_indexed(self, indexed: Indexed) -> None:
+        """`Indexer.subscribe` listener: the frame rate a closed segment really holds."""
+        recorder = self._recorders.get(indexed.camera_id)
+        fps = indexed.info.fps
+        if recorder is not None and fps is not None:
+            await recorder.observed(fps=fps)
 
     # -- RecorderHooks ---------------------------------------------------------------------------
 

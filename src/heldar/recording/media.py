@@ -22,6 +22,11 @@ class SegmentInfo:
     duration_s: float
     frames: int
 
+    @property
+    def fps(self) -> float | None:
+        """Frames per second over the readable duration (None for a single-frame file)."""
+        return round(self.frames / self.duration_s, 2) if self.duration_s > 0 else None
+
 
 def probe_segment(path: Path) -> SegmentInfo:
     """Demux (no decode) the video packets of `path`. Blocking: call via `asyncio.to_thread`."""

@@ -288,6 +288,10 @@ class CameraRecorder:
 
     # -- reporting -------------------------------------------------------------------------------
 
+    async def observed(self, *, fps: float) -> None:
+        """The frame rate the indexer measured in this camera's newest closed segment."""
+        await self._update(fps_observed=fps)
+
     async def _update(self, **changes: object) -> None:
         new = self.status.model_copy(update=changes)
         if new != self.status:

@@ -138,6 +138,17 @@ async def newest_segments(conn: AsyncConnection, camera_id: str, limit: int) -> 
     return [_segment(row) for row in rows]
 
 
+async def recent_paths(conn: AsyncConnection, limit: int) -> list[str]:
+    """Paths of the `limit` most recently started segments, over every camera."""
+    rows = await conn.execute(
+        select(segments.c.path)
+        .where(segments.c.deleting.is_(False))
+        .order_by(segments.c.start_time.desc())
+        .limit(limit)
+    )
+    return [row.path for row in rows]
+
+
 async def span(
     conn: AsyncConnection, camera_id: str, start: datetime, end: datetime
 ) -> tuple[datetime, datetime, int] | None:

@@ -271,3 +271,130 @@ retention_settings = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     CheckConstraint("id = 1", name="one_row"),
 )
+
+
+# -- snapshot schedules (migration 0006) ----------------------------------------------------------
+
+_SNAP_ID = BigInteger().with_variant(Integer, "sqlite")
+
+# A periodic still of one camera, taken from its newest recording every `interval_seconds` and
+# kept `keep_hours`. Rows go with their camera (CASCADE); the files go with the camera's directory.
+snapshot_schedules = Table(
+    "snapshot_schedules",
+    metadata,
+    Column("id", _SNAP_ID, primary_key=True, autoincrement=True),
+    Column(
+        "camera_id",
+        String(64),
+        ForeignKey("cameras.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("interval_seconds", Integer, nullable=False),
+    Column("keep_hours", Integer, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("last_taken_at", UtcDateTime(), nullable=True),
+    Column("last_error", String(300), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("id", _SNAP_ID, primary_key=True, autoincrement=True),
+    Column(
+        "camera_id",
+        String(64),
+        ForeignKey("cameras.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "schedule_id",
+        _SNAP_ID,
+        ForeignKey("snapshot_schedules.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    Column("path", String(512), nullable=False, unique=True),
+    Column("taken_at", UtcDateTime(), nullable=False),
+    Column("frame_at", UtcDateTime(), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Index("ix_snapshots_camera_id_taken_at", "camera_id", "taken_at"),
+)
+
+
+# -- perception (migration 0007) ------------------------------------------------------------------
+
+_PERC_ID = BigInteger().with_variant(Integer, "sqlite")
+
+ai_tasks = Table(
+    "ai_tasks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "camera_id",
+        String(64),
+        ForeignKey("cameras.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("task_type", String(64), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("stream_profile", String(8), nullable=False),
+    Column("fps", Float, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index(
+        "ix_ai_tasks_camera_id_task_type", "camera_id", "task_type", "stream_profile", unique=True
+    ),
+)
+
+# The ingest outbox: one row per accepted batch, committed with its detections. `(camera_id,
+# frame_id)` makes ingest idempotent; `body_hash` tells a replay from a conflicting reuse.
+# No foreign key to cameras: detections outlive nothing, they are pruned by age.
+ingest_batches = Table(
+    "ingest_batches",
+    metadata,
+    Column("id", _PERC_ID, primary_key=True, autoincrement=True),
+    Column("camera_id", String(64), nullable=False),
+    Column("task_type", String(64), nullable=False),
+    Column("frame_id", String(128), nullable=True),
+    Column("body_hash", String(64), nullable=False),
+    Column("timestamp", UtcDateTime(), nullable=False),
+    Column("detections", Integer, nullable=False),
+    Column("event", JSON, nullable=True),
+    Column("provenance", JSON, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_ingest_batches_camera_id_frame_id", "camera_id", "frame_id", unique=True),
+)
+
+detections = Table(
+    "detections",
+    metadata,
+    Column("id", _PERC_ID, primary_key=True, autoincrement=True),
+    Column("batch_id", _PERC_ID, nullable=False, index=True),
+    Column("camera_id", String(64), nullable=False),
+    Column("task_type", String(64), nullable=False),
+    Column("timestamp", UtcDateTime(), nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("x", Float, nullable=False),
+    Column("y", Float, nullable=False),
+    Column("w", Float, nullable=False),
+    Column("h", Float, nullable=False),
+    Column("track_id", String(64), nullable=True),
+    Column("attributes", JSON, nullable=False),
+    Index("ix_detections_camera_id_timestamp", "camera_id", "timestamp"),
+)
+
+# Every batch with id <= last_batch_id was delivered to the consumer (at least once).
+consumer_cursors = Table(
+    "consumer_cursors",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("last_batch_id", _PERC_ID, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)

@@ -1,5 +1,6 @@
-"""`/media/recordings/{camera_id}/{file}`: recorded files, with HTTP Range, behind the same auth
-and camera scope as the API — never a static mount (SECURITY.md classes 2 and 3).
+"""`/media/recordings|clips|snapshots/{camera_id}/{file}` and `/media/playback/{sid}.m3u8`:
+files, with HTTP Range, behind the same auth and camera scope as the API — never a static
+mount (SECURITY.md classes 2 and 3).
 
 The client names a camera id and a file name; both must match strict patterns, the path is built
 from the data directory, resolved (symlinks included) and must stay under `recordings/<camera>/`.
@@ -25,6 +26,7 @@ CAMERA_ID = re.compile(CAMERA_ID_PATTERN)
 CLIP_FILE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}_\d{8}T\d{6}Z_[0-9a-f]{16}\.mp4$")
 PLAYLIST_FILE = re.compile(r"^([A-Za-z0-9_-]{16,64})\.m3u8$")
 SEGMENT_FILE = re.compile(r"^\d{8}_\d{6}(?:-[0-9a-f]{1,16})?\.mp4$")
+SNAPSHOT_FILE = re.compile(r"^\d{8}_\d{6}_\d{1,19}\.jpg$")
 
 
 def _file_under(root: PathType, name: str) -> PathType | None:
@@ -78,6 +80,30 @@ async def clip_file(
         raise missing
     # The download name is the server's own file name: never anything a client supplied.
     return FileResponse(path, media_type="video/mp4", filename=filename)
+
+
+@router.get("/snapshots/{name:path}")
+async def snapshot_file(
+    name: Annotated[str, Path(max_length=512, description="`<camera_id>/<still file>`")],
+    kernel: KernelDep,
+    principal: VideoPlayback,
+) -> FileResponse:
+    missing = NotFound("no such snapshot", code="not_found")
+    camera_id, _, filename = name.partition("/")
+    if not CAMERA_ID.match(camera_id) or not SNAPSHOT_FILE.match(filename):
+        raise missing
+    if not principal.sees_camera(camera_id):
+        raise missing
+    path = _file_under(kernel.settings.data_dir / "snapshots" / camera_id, filename)
+    if path is None:
+        raise missing
+    return FileResponse(
+        path,
+        media_type="image/jpeg",
+        filename=filename,
+        content_disposition_type="inline",
+        headers={"Cache-Control": "private, no-store"},
+    )
 
 
 @router.get("/playback/{name:path}")
