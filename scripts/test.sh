@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(postgresql python3-gi gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0
-  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly fonts-dejavu-core)
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly fonts-dejavu-core mosquitto chromium)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

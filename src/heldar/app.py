@@ -22,6 +22,8 @@ from heldar.cameras.registry import CameraRegistry
 from heldar.clock import Clock, SystemClock
 from heldar.events.log import EventLog
 from heldar.ffmpeg.binary import find_ffmpeg
+from heldar.live.broker import LiveBroker
+from heldar.observability.service import Observability
 from heldar.perception.service import Perception, PerceptionOptions
 from heldar.playback.service import PlaybackService
 from heldar.playback.snapshot_schedules import SnapshotScheduler
@@ -36,6 +38,7 @@ from heldar.secretbox import SecretBox
 from heldar.settings import Settings
 from heldar.store.engine import Store
 from heldar.supervisor import Supervisor
+from heldar.zones.service import ZoneService
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,9 @@ class Kernel:
     playback: PlaybackService
     snapshot_schedules: SnapshotScheduler
     perception: Perception
+    observability: Observability
+    zones: ZoneService
+    live: LiveBroker
     recorder: RecorderManager
     schedules: ScheduleBook
     evidence: Evidence
@@ -147,6 +153,22 @@ class Kernel:
                 ),
             )
             cameras.subscribe(perception.camera_changed)
+            zones = ZoneService(
+                store,
+                clock,
+                events,
+                settings.data_dir,
+                trigger=recorder.trigger,
+                frame_of=perception.frame_of,
+                track_timeout_s=settings.zone_track_timeout_s,
+            )
+            await zones.load()
+            perception.hub.register(zones)
+            cameras.subscribe(zones.camera_changed)
+            live = LiveBroker(settings, clock, cameras, auth, ffmpeg=ffmpeg)
+            observability = Observability(
+                settings, store, clock, events, cameras, recorder, perception
+            )
             async with Supervisor(clock=clock) as supervisor:
                 kernel = cls(
                     settings=settings,
@@ -162,6 +184,9 @@ class Kernel:
                     playback=playback,
                     snapshot_schedules=snapshot_schedules,
                     perception=perception,
+                    observability=observability,
+                    zones=zones,
+                    live=live,
                     recorder=recorder,
                     schedules=schedules,
                     evidence=Evidence(store),
@@ -183,6 +208,11 @@ class Kernel:
                 supervisor.start(playback)
                 supervisor.start(snapshot_schedules)
                 await start_perception(kernel)
+                supervisor.start(zones)
+                for service in live.services():
+                    supervisor.start(service)
+                for service in observability.services():
+                    supervisor.start(service)
                 if settings.recording_enabled:
                     supervisor.start(recorder)
                 else:

@@ -2,16 +2,21 @@
 
 `redact()` is the one function that makes text safe to leave the process: it masks the userinfo of
 every URL (`rtsp://user:pass@host` → `rtsp://***@host`) and any registered secret. A logging filter
-applies it to every record, so a careless log call cannot leak a camera password.
+applies it to every record, so a careless log call cannot leak a camera password. Records carry the
+camera they are about as `camera_id` (given with `extra=`, set by `camera_context()`, or read from
+the code base's `"camera %s: …"` convention); `HELDAR_LOG_FORMAT=json` writes it as a field.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import logging
 import re
 import sys
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +25,37 @@ _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>
 _MIN_SECRET_LEN = 4
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
+_camera: contextvars.ContextVar[str | None] = contextvars.ContextVar("heldar_camera", default=None)
+_CAMERA_PREFIXES = ("camera %s", "camera %r")
+
+
+@contextlib.contextmanager
+def camera_context(camera_id: str) -> Iterator[None]:
+    """Records logged inside (and in tasks created inside) carry `camera_id`."""
+    token = _camera.set(camera_id)
+    try:
+        yield
+    finally:
+        _camera.reset(token)
+
+
+def _camera_of(record: logging.LogRecord) -> str | None:
+    given = getattr(record, "camera_id", None)
+    if isinstance(given, str):
+        return given
+    current = _camera.get()
+    if current is not None:
+        return current
+    args = record.args
+    if (
+        isinstance(record.msg, str)
+        and record.msg.startswith(_CAMERA_PREFIXES)
+        and isinstance(args, tuple)
+        and args
+        and isinstance(args[0], str)
+    ):
+        return args[0]
+    return None
 
 
 def register_secret(secret: str | None) -> None:
@@ -48,6 +84,8 @@ class RedactingFilter(logging.Filter):
     """Renders each record's message once and redacts it (args included)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        camera_id = _camera_of(record)
+        record.camera_id = redact(camera_id) if camera_id is not None else None
         message = record.getMessage()
         record.msg = redact(message)
         record.args = None
@@ -59,20 +97,24 @@ class RedactingFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, msg, plus `extra={"fields": {...}}`."""
+    """One JSON object per line: ts, level, logger, msg, camera_id (when the record is about a
+    camera), plus `extra={"fields": {...}}`. Every value is redacted."""
 
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
+        camera_id = getattr(record, "camera_id", None)
+        if isinstance(camera_id, str):
+            payload["camera_id"] = redact(camera_id)
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
-            payload.update({k: redact(str(v)) for k, v in fields.items()})
+            payload.update({str(k): redact(str(v)) for k, v in fields.items() if k not in payload})
         if record.exc_text:
-            payload["exc"] = record.exc_text
+            payload["exc"] = redact(record.exc_text)
         return json.dumps(payload, ensure_ascii=False)
 
 

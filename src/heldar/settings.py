@@ -276,19 +276,94 @@ class Settings(BaseSettings):
         description="Detections (and their ingest batches) older than this are pruned.",
     )
 
+    zone_track_timeout_s: float = Field(
+        default=120.0,
+        ge=1.0,
+        le=86_400.0,
+        description="A track unseen this long (detection time) leaves its zones: a synthetic exit.",
+    )
+
+    # -- observability and integrations (issue 8) ------------------------------------------------
+    readyz_min_recording_percent: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=100.0,
+        description=(
+            "When set, /readyz answers 503 unless at least this share of the cameras that should "
+            "record are recording."
+        ),
+    )
+    metrics_allow: CommaList = Field(
+        default_factory=list,
+        description=(
+            "CIDRs that may scrape /metrics without a credential (else `system:read` is needed), "
+            "e.g. `127.0.0.1/32,10.0.0.5/32`."
+        ),
+    )
+    webhook_allow_private: CommaList = Field(
+        default_factory=list,
+        description=(
+            "CIDRs webhook targets may resolve to although private or loopback (SSRF guard); "
+            "link-local metadata addresses stay refused."
+        ),
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, ge=0.5, le=120.0, description="Per-attempt timeout of a webhook delivery."
+    )
+    mqtt_url: SecretStr | None = Field(
+        default=None,
+        description="`mqtt://[user:pass@]host[:port]`: publish events and camera status there.",
+    )
+    mqtt_topic_prefix: str = Field(
+        default="heldar",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Topics are `<prefix>/<camera_id>/events` and `<prefix>/<camera_id>/status`.",
+    )
+    event_stream_heartbeat_s: float = Field(
+        default=15.0, ge=1.0, le=300.0, description="SSE comment heartbeat interval."
+    )
+
+    # -- live view (issue 9) ----------------------------------------------------------------------
+    live_idle_close_secs: float = Field(
+        default=30.0,
+        ge=0.0,
+        le=3600.0,
+        description="Stop a camera's live pull this long after its last viewer left.",
+    )
+    live_token_ttl_s: float = Field(
+        default=60.0,
+        ge=10.0,
+        le=3600.0,
+        description="Lifetime of a live-view token (renewable while watching).",
+    )
+    live_transcode: bool = Field(
+        default=False,
+        description="Transcode codecs browsers cannot play (H.265) to H.264 for live view.",
+    )
+    live_webrtc: bool = Field(
+        default=False,
+        description="Offer WebRTC (WHEP) live view through aiortc (~3 % of a core per viewer).",
+    )
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
-    @field_validator("trusted_proxies", "csrf_trusted_origins", mode="before")
+    @field_validator(
+        "trusted_proxies",
+        "csrf_trusted_origins",
+        "metrics_allow",
+        "webhook_allow_private",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "metrics_allow", "webhook_allow_private")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         for item in value:

@@ -282,8 +282,11 @@ async def _stored(client: httpx.AsyncClient, camera: str = "gate") -> list[dict[
 
 
 async def test_ingest_stores_once_and_stamps_provenance(
-    client: httpx.AsyncClient, cameras: list[str], worker_key: MakeKey
+    app: FastAPI, client: httpx.AsyncClient, cameras: list[str], worker_key: MakeKey
 ) -> None:
+    kernel: Kernel = app.state.kernel
+    published: list[str] = []  # what the event stream, webhooks and MQTT are told
+    kernel.events.subscribe(lambda event: published.append(event.event_type))
     worker = await worker_key()
     body = {
         "camera_id": "gate",
@@ -313,6 +316,7 @@ async def test_ingest_stores_once_and_stamps_provenance(
     assert person["attributes"]["_prov"] == {"ticketed": False}
     events = (await client.get("/api/v1/events", params={"event_type": "loitering"})).json()
     assert len(events) == 1 and events[0]["severity"] == "warning"  # capped
+    assert published.count("loitering") == 1
     only_car = await client.get("/api/v1/cameras/gate/detections", params={"label": "car"})
     assert [r["label"] for r in only_car.json()] == ["car"]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from heldar.perception.models import Detection, DetectionBatch
 from heldar.store import perception as sql
 from heldar.store.engine import Store
 from heldar.supervisor import Backoff, Supervisor
+from tests.support.clock import FakeClock
 from tests.support.waiting import eventually
 
 CLOCK = SystemClock()
@@ -95,7 +97,7 @@ async def _run(store: Store, *consumers: Recorder) -> tuple[Supervisor, Pipeline
     for consumer in consumers:
         hub.register(consumer)
     await hub.prepare()
-    writer = IngestWriter(store, CLOCK, on_committed=hub.offer)
+    writer = IngestWriter(store, CLOCK, events, on_committed=hub.offer)
     supervisor = Supervisor(clock=CLOCK)
     await supervisor.__aenter__()
     supervisor.start(writer)
@@ -151,7 +153,7 @@ async def test_undelivered_batches_are_replayed_after_a_restart(store: Store) ->
     # committed while no consumer ran (a crash between commit and fan-out looks the same)
     writer_only = Supervisor(clock=CLOCK)
     async with writer_only:
-        writer = IngestWriter(store, CLOCK, on_committed=lambda _b: None)
+        writer = IngestWriter(store, CLOCK, EventLog(store, CLOCK), on_committed=lambda _b: None)
         writer_only.start(writer)
         lost = [
             a.batch_id for a in await asyncio.gather(*(writer.submit(_prepared(f)) for f in (4, 5)))
@@ -196,3 +198,20 @@ def test_registration_rules(tmp_path: Path) -> None:
     hub.register(Recorder("a"))
     with pytest.raises(ValueError, match="already registered"):
         hub.register(Recorder("a"))
+
+
+async def test_old_batches_are_pruned_with_their_detections(store: Store) -> None:
+    clock = FakeClock()
+    async with Supervisor(clock=CLOCK) as supervisor:
+        writer = IngestWriter(store, clock, EventLog(store, clock), on_committed=lambda _b: None)
+        supervisor.start(writer)
+        old = [(await writer.submit(_prepared(f))).batch_id for f in (1, 2)]
+        clock.advance(8 * 86_400)
+        new = (await writer.submit(_prepared(3))).batch_id
+    async with store.write() as conn:
+        removed = await sql.prune_before(conn, clock.now() - timedelta(days=7), limit=1000)
+    assert removed == 2
+    async with store.read() as conn:
+        left = await sql.batches_after(conn, 0, 100)
+    assert [b.id for b in left] == [new] and old[0] is not None
+    assert len(left[0].detections) == 1

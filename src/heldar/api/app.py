@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from heldar import __version__
+from heldar.api import metrics
 from heldar.api.deps import undeclared_routes
 from heldar.api.errors import install_error_handlers
 from heldar.api.middleware import (
@@ -28,7 +29,9 @@ from heldar.api.routes import (
     cameras,
     events,
     evidence,
+    live,
     media,
+    observability,
     playback,
     recording,
     recordings,
@@ -36,6 +39,9 @@ from heldar.api.routes import (
     snapshots,
     system,
     users,
+    web,
+    webhooks,
+    zones,
 )
 from heldar.app import Kernel
 from heldar.clock import Clock
@@ -75,12 +81,19 @@ def create_app(settings: Settings, *, demo: bool = False, clock: Clock | None = 
         playback.router,
         snapshots.router,
         ai.router,
+        observability.router,
+        webhooks.router,
+        zones.router,
+        live.router,
         events.router,
         evidence.router,
         retention.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(media.router)
+    app.include_router(live.media_router)
+    app.include_router(web.router)
+    metrics.install(app, settings)
     # Outermost last: security headers wrap every answer, the 413/415 refusals included.
     app.add_middleware(JsonOnlyMiddleware)
     app.add_middleware(

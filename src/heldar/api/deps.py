@@ -42,6 +42,14 @@ PUBLIC_ROUTES: dict[str, frozenset[str]] = {
     "/docs": frozenset({"GET", "HEAD"}),
     "/docs/oauth2-redirect": frozenset({"GET", "HEAD"}),
     "/redoc": frozenset({"GET", "HEAD"}),
+    # Live view: authorized by the short-lived live token (bound to camera and principal) that
+    # `GET/POST /api/v1/cameras/{id}/liveview` issues under `video:live` — never a bare URL.
+    "/live/{camera_id}/ws": frozenset({"*"}),
+    "/live/{camera_id}/index.m3u8": frozenset({"GET", "HEAD"}),
+    "/live/{camera_id}/{part}": frozenset({"GET", "HEAD"}),
+    # The dashboard's static files: public like any login page; every datum comes from /api/v1.
+    "/": frozenset({"GET", "HEAD"}),
+    "/static/{path:path}": frozenset({"GET", "HEAD"}),
 }
 
 

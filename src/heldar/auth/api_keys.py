@@ -20,6 +20,11 @@ from heldar.store.engine import Store
 
 MAX_KEY_LIFETIME = timedelta(days=3650)
 _TOUCH_EVERY = timedelta(minutes=1)
+RESOLVE_CACHE_S = 5.0
+"""How long a resolved key is reused without reading the store (SQLite only: one kernel owns the
+store, and every revocation goes through `revoke`, which empties the cache at once). Saves a
+store round trip per request for busy workers (ingest). On PostgreSQL, where another kernel may
+revoke, every request reads the store."""
 
 
 def public_key(record: ApiKeyRecord) -> ApiKey:
@@ -32,6 +37,8 @@ class ApiKeyService:
         self._clock = clock
         self._audit = audit
         self._default_ttl = default_ttl
+        self._cache_s = RESOLVE_CACHE_S if store.dialect == "sqlite" else 0.0
+        self._cache: dict[str, tuple[float, ApiKeyRecord]] = {}
 
     async def list(self) -> list[ApiKey]:
         async with self._store.read() as conn:
@@ -98,6 +105,7 @@ class ApiKeyService:
             record = await sql.get_api_key(conn, key_id)
             if record is None:
                 raise NotFound(f"API key {key_id} not found", code="api_key_not_found")
+            self._cache.clear()  # from now on no request resolves it from memory
             if await sql.revoke_api_key(conn, key_id, self._clock.now()):
                 await self._audit.record_in(
                     conn,
@@ -105,17 +113,35 @@ class ApiKeyService:
                         "api_key.revoke", target=f"key:{key_id}", detail={"name": record.name}
                     ),
                 )
+        self._cache.clear()  # and what a request read while the revocation was not yet committed
+
+    async def _record(self, digest: str) -> ApiKeyRecord | None:
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > self._clock.monotonic():
+            return cached[1]
+        async with self._store.read() as conn:
+            record = await sql.get_api_key_by_hash(conn, digest)
+        if record is not None:
+            self._remember(digest, record)
+        return record
+
+    def _remember(self, digest: str, record: ApiKeyRecord) -> None:
+        if self._cache_s <= 0:
+            return
+        if len(self._cache) >= 4096:
+            self._cache.clear()
+        self._cache[digest] = (self._clock.monotonic() + self._cache_s, record)
 
     async def resolve(self, token: str, *, client_addr: str | None) -> Principal | None:
         """The principal of a live key, or None (unknown, revoked, expired)."""
-        async with self._store.read() as conn:
-            record = await sql.get_api_key_by_hash(conn, token_hash(token))
+        record = await self._record(token_hash(token))
         now = self._clock.now()
         if record is None or record.revoked_at is not None or record.expires_at <= now:
             return None
         if record.last_used_at is None or now - record.last_used_at >= _TOUCH_EVERY:
             async with self._store.write() as conn:
                 await sql.touch_api_key(conn, record.id, now)
+            self._remember(record.token_hash, record.model_copy(update={"last_used_at": now}))
         scope = frozenset(record.camera_ids) if record.camera_ids is not None else None
         return Principal(
             username=record.name,

@@ -77,6 +77,9 @@ class CameraCreate(_Strict):
     post_roll_seconds: PostRoll = 10
     record_audio: bool = False
     mirror_enabled: bool = False
+    live_warm: bool = Field(
+        default=False, description="Keep the live pull running with no viewer (instant start)."
+    )
 
 
 class CameraUpdate(_Strict):
@@ -100,6 +103,7 @@ class CameraUpdate(_Strict):
     post_roll_seconds: PostRoll | None = None
     record_audio: bool | None = None
     mirror_enabled: bool | None = None
+    live_warm: bool | None = None
 
 
 class _CameraFields(BaseModel):
@@ -123,6 +127,7 @@ class _CameraFields(BaseModel):
     post_roll_seconds: int
     record_audio: bool
     mirror_enabled: bool
+    live_warm: bool = False
     created_at: datetime
     updated_at: datetime
 

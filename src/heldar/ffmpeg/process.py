@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from heldar.children import send, terminate
 from heldar.logs import redact
 
 log = logging.getLogger(__name__)
@@ -138,14 +139,7 @@ class FfmpegProcess:
         """Polite signal (ffmpeg finalizes its file), SIGKILL after `grace_s`; always reaps."""
         if self._proc.returncode is None:
             self._stopped_by_us = True
-            self._signal(sig)
-            try:
-                await asyncio.wait_for(asyncio.shield(self._proc.wait()), grace_s)
-            except TimeoutError:
-                log.warning(
-                    "ffmpeg %d ignored signal %d for %.0f s; killing", self.pid, sig, grace_s
-                )
-                self._signal(signal.SIGKILL)
+            await terminate(self._proc, sig=sig, grace_s=grace_s, what="ffmpeg")
         return await self.wait()
 
     def kill(self) -> None:
@@ -154,8 +148,7 @@ class FfmpegProcess:
         self._signal(signal.SIGKILL)
 
     def _signal(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self._proc.send_signal(sig)
+        send(self._proc, sig)
 
     async def _drain_stderr(self) -> None:
         assert self._proc.stderr is not None

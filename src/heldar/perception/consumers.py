@@ -43,6 +43,14 @@ class DetectionConsumer(Protocol):
     async def consume(self, batch: DetectionBatch) -> None: ...
 
 
+def _durable(consumer: DetectionConsumer, delivered: int) -> int:
+    """How far the cursor may be saved: a consumer that stores its results later says with an
+    optional `durable()` method up to which batch they are stored (None: all delivered)."""
+    durable = getattr(consumer, "durable", None)
+    upto = durable() if callable(durable) else None
+    return delivered if upto is None else min(delivered, int(upto))
+
+
 @dataclass
 class ConsumerStats:
     name: str
@@ -157,8 +165,9 @@ class ConsumerHub:
         lane.overflowed = True  # first catch up from the cursor: replays what a crash lost
         saved_at = self._clock.monotonic()
         while True:
-            if lane.stats.cursor != saved and self._clock.monotonic() - saved_at >= CURSOR_EVERY_S:
-                saved = lane.stats.cursor
+            durable = _durable(lane.consumer, lane.stats.cursor)
+            if durable != saved and self._clock.monotonic() - saved_at >= CURSOR_EVERY_S:
+                saved = durable
                 await self._save_cursor(lane, saved)
                 saved_at = self._clock.monotonic()
             if lane.overflowed:
@@ -173,7 +182,8 @@ class ConsumerHub:
                 lane.wake.clear()
                 # idle: wake for new batches, or after a while to persist the cursor
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(None if lane.stats.cursor == saved else 1.0):
+                    pending = _durable(lane.consumer, lane.stats.cursor) != saved
+                    async with asyncio.timeout(1.0 if pending else None):
                         await lane.wake.wait()
                 continue
             else:
@@ -181,7 +191,8 @@ class ConsumerHub:
             for batch in page:
                 if batch.id <= lane.stats.cursor:
                     continue  # already delivered (seen in both the store and the queue)
-                await self._deliver(lane, batch)
+                if lane.consumer.interested_in(batch.task_type):
+                    await self._deliver(lane, batch)
                 lane.stats.cursor = batch.id
 
     def _drain_queue(self, lane: _Lane) -> None:
@@ -199,9 +210,10 @@ class ConsumerHub:
             return await sql.batches_after(conn, after, CATCH_UP_PAGE)
 
     async def _deliver(self, lane: _Lane, batch: DetectionBatch) -> None:
+        """Hand `batch` over, retrying with backoff until the consumer takes it. One at a
+        time, by design: a consumer's work per batch (its own transaction) stays short, so it
+        never holds the store's one writer long enough to stall ingest."""
         consumer = lane.consumer
-        if not consumer.interested_in(batch.task_type):
-            return
         delays = self._backoff.delays()
         failing = False
         while True:

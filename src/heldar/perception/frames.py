@@ -38,9 +38,9 @@ class Frame:
 class _Slot:
     """The frames and the waiters of one stream."""
 
-    def __init__(self, ring_size: int) -> None:
+    def __init__(self, ring_size: int, seq_origin: int) -> None:
         self.ring: deque[Frame] = deque(maxlen=ring_size)
-        self.last_seq = 0
+        self.last_seq = seq_origin
         self.changed = asyncio.Event()
 
     def wake(self) -> None:
@@ -52,10 +52,15 @@ class _Slot:
 class FrameStore:
     """In-memory frames for every stream; used from the event loop only."""
 
-    def __init__(self, ring_size: int = DEFAULT_RING_SIZE) -> None:
+    def __init__(self, ring_size: int = DEFAULT_RING_SIZE, *, seq_origin: int = 0) -> None:
+        """`seq_origin`: the seq before a stream's first frame. The kernel passes the start time
+        in epoch milliseconds, so sequence numbers never repeat across restarts (a frame id
+        derived from one stays unique in the store); at under 1000 fps a restart always starts
+        above where the previous run ended."""
         if ring_size < 1:
             raise ValueError("ring_size must be ≥ 1")
         self._ring_size = ring_size
+        self._seq_origin = seq_origin
         self._slots: dict[StreamKey, _Slot] = {}
 
     def publish(
@@ -103,9 +108,9 @@ class FrameStore:
         return list(slot.ring) if slot is not None else []
 
     def last_seq(self, key: StreamKey) -> int:
-        """The sequence number of the last frame ever published for `key` (0: none yet)."""
+        """The sequence number of the last frame ever published for `key` (the origin: none)."""
         slot = self._slots.get(key)
-        return slot.last_seq if slot is not None else 0
+        return slot.last_seq if slot is not None else self._seq_origin
 
     async def wait_newer(
         self, key: StreamKey, after_seq: int | None, timeout_s: float
@@ -139,5 +144,5 @@ class FrameStore:
     def _slot(self, key: StreamKey) -> _Slot:
         slot = self._slots.get(key)
         if slot is None:
-            slot = self._slots[key] = _Slot(self._ring_size)
+            slot = self._slots[key] = _Slot(self._ring_size, self._seq_origin)
         return slot

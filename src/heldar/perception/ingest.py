@@ -22,7 +22,7 @@ from typing import Any, Literal
 from heldar.auth.models import Principal
 from heldar.clock import Clock
 from heldar.errors import Conflict, Forbidden, HeldarError, NotFound, TooManyRequests
-from heldar.events.log import redacted
+from heldar.events.log import EventLog, redacted
 from heldar.perception.leases import Leases
 from heldar.perception.models import (
     Detection,
@@ -31,7 +31,6 @@ from heldar.perception.models import (
     IngestResponse,
 )
 from heldar.perception.tickets import TicketSigner
-from heldar.store import events as events_sql
 from heldar.store import perception as sql
 from heldar.store.engine import Store
 
@@ -153,9 +152,11 @@ class IngestWriter:
         self,
         store: Store,
         clock: Clock,
+        events: EventLog,
         *,
         on_committed: Callable[[list[DetectionBatch]], None],
     ) -> None:
+        self._events = events
         self._store = store
         self._clock = clock
         self._queue: asyncio.Queue[Prepared] = asyncio.Queue(MAX_PENDING)
@@ -235,16 +236,20 @@ class IngestWriter:
                 [_batch_row(item, now) for _, item in fresh],
                 [_rows(item) for _, item in fresh],
             )
+            logged = []
             for _, item in fresh:
                 if item.event is not None:
-                    await events_sql.insert_event(
-                        conn,
-                        camera_id=item.camera_id,
-                        event_type=item.event["event_type"],
-                        severity=item.event["severity"],
-                        timestamp=item.timestamp,
-                        payload={**item.event["payload"], "source": item.provenance["source"]},
+                    logged.append(
+                        await self._events.append_in(
+                            conn,
+                            item.event["event_type"],
+                            camera_id=item.camera_id,
+                            severity=item.event["severity"],
+                            timestamp=item.timestamp,
+                            payload={**item.event["payload"], "source": item.provenance["source"]},
+                        )
                     )
+        self._events.committed(logged)
         committed = []
         for (index, item), batch_id in zip(fresh, ids, strict=True):
             answers[index] = IngestResponse(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import heldar
+from heldar.children import send, terminate
 from heldar.logs import redact
 from heldar.perception.records import HEADER, ExitReason, FrameRecord, exit_reason, parse_header
 
@@ -138,12 +139,7 @@ class DecoderProcess:
         """SIGTERM, SIGKILL after `grace_s`; always reaps."""
         if self._proc.returncode is None:
             self._stopped_by_us = True
-            self._signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(asyncio.shield(self._proc.wait()), grace_s)
-            except TimeoutError:
-                log.warning("decoder %d ignored SIGTERM for %.0f s; killing", self.pid, grace_s)
-                self._signal(signal.SIGKILL)
+            await terminate(self._proc, sig=signal.SIGTERM, grace_s=grace_s, what="decoder")
         return await self.wait()
 
     def kill(self) -> None:
@@ -152,8 +148,7 @@ class DecoderProcess:
         self._signal(signal.SIGKILL)
 
     def _signal(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self._proc.send_signal(sig)
+        send(self._proc, sig)
 
     async def _drain_stderr(self) -> None:
         assert self._proc.stderr is not None

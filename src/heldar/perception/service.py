@@ -13,16 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from heldar.cameras.registry import CameraRegistry
+from heldar.cameras.vendors import StreamProfile
 from heldar.clock import Clock
 from heldar.errors import HeldarError
 from heldar.events.log import EventLog
 from heldar.events.models import Severity
+from heldar.perception.budget import StreamKey
 from heldar.perception.consumers import ConsumerHub
-from heldar.perception.frames import FrameStore
+from heldar.perception.frames import Frame, FrameStore
 from heldar.perception.ingest import Ingest, IngestWriter, Provenance
 from heldar.perception.leases import Leases
 from heldar.perception.manager import Demand, SamplerManager
-from heldar.perception.models import AiTask, DetectionOut, DiscoveredTask
+from heldar.perception.models import AiTask, DetectionBatch, DetectionOut, DiscoveredTask
 from heldar.perception.sampler import SamplerConfig
 from heldar.perception.tasks import AiTaskBook
 from heldar.perception.tickets import TicketSigner
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 
 PRUNE_INTERVAL_S = 600.0
 PRUNE_BATCH = 5000
+NEAR_FRAME = timedelta(seconds=2)
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,8 @@ class Perception:
         self._events = events
         self._cameras = cameras
         self._options = options
-        self.frames = FrameStore()
+        # seqs never repeat across restarts: frame ids derived from them stay unique in the store
+        self.frames = FrameStore(seq_origin=int(clock.now().timestamp() * 1000))
         self.samplers = SamplerManager(
             self.frames,
             max_total_fps=options.max_total_fps,
@@ -80,8 +84,9 @@ class Perception:
         self.leases = Leases(clock, worker_timeout_s=options.worker_timeout_s)
         self.tickets = TicketSigner(clock, options.ticket_secret)
         self.hub = ConsumerHub(store, events, clock)
-        self.writer = IngestWriter(store, clock, on_committed=self.hub.offer)
+        self.writer = IngestWriter(store, clock, events, on_committed=self.hub.offer)
         self._task_types: dict[str, str] = {}
+        self._task_profiles: dict[str, StreamProfile] = {}
         self._camera_ids: set[str] = set()
         self.ingest = Ingest(
             self.writer,
@@ -106,6 +111,8 @@ class Perception:
             self._camera_ids.update(records)
             self._task_types.clear()
             self._task_types.update({t.id: t.task_type for t in tasks})
+            self._task_profiles.clear()
+            self._task_profiles.update({t.id: t.stream_profile for t in tasks})
             demands = []
             for task in tasks:
                 record = records.get(task.camera_id)
@@ -154,6 +161,22 @@ class Perception:
             return await sql.list_detections(
                 conn, camera_id, start, end, label=label, track_id=track_id, limit=limit
             )
+
+    def frame_of(self, batch: DetectionBatch) -> Frame | None:
+        """The sampled frame a batch is about, while it is still in the ring: exactly the
+        ticketed one, else the camera's newest frame if it was captured near the batch's time."""
+        task_id = batch.provenance.get("task_id")
+        if task_id is not None and batch.frame_id is not None:
+            _, _, seq = batch.frame_id.rpartition(":")
+            leased = self._task_profiles.get(str(task_id))
+            if leased is not None and seq.isdigit():
+                return self.frames.frame(StreamKey(batch.camera_id, leased), int(seq))
+        profiles: tuple[StreamProfile, ...] = ("sub", "main")
+        for profile in profiles:
+            frame = self.frames.latest(StreamKey(batch.camera_id, profile))
+            if frame is not None and abs(frame.captured_at - batch.timestamp) <= NEAR_FRAME:
+                return frame
+        return None
 
     async def _sampler_event(self, kind: str, camera_id: str, detail: dict[str, object]) -> None:
         severity: Severity = "warning" if kind == "sampler_offline" else "info"

@@ -253,7 +253,8 @@ def _widen_pipe(writer: asyncio.StreamWriter) -> None:
     pipe = writer.transport.get_extra_info("pipe")
     setsize = getattr(fcntl, "F_SETPIPE_SZ", None)
     if pipe is not None and setsize is not None:
-        with contextlib.suppress(OSError):
+        # ValueError: the child already exited and the pipe is closed (its status says why)
+        with contextlib.suppress(OSError, ValueError):
             fcntl.fcntl(pipe.fileno(), setsize, _PIPE_SIZE)
 
 

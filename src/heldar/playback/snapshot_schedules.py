@@ -14,10 +14,10 @@ import asyncio
 import builtins
 import contextlib
 import logging
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from heldar.atomicfile import write_atomically
 from heldar.clock import Clock
 from heldar.errors import HeldarError, InvalidInput, NotFound
 from heldar.playback.service import PlaybackService
@@ -142,7 +142,7 @@ class SnapshotScheduler:
             else:
                 name = f"{now:%Y%m%d_%H%M%S}_{schedule.id}.jpg"
                 relative = f"snapshots/{schedule.camera_id}/{name}"
-                await asyncio.to_thread(_write_atomically, self._data_dir / relative, still.jpeg)
+                await asyncio.to_thread(write_atomically, self._data_dir / relative, still.jpeg)
                 values = {
                     "camera_id": schedule.camera_id,
                     "schedule_id": schedule.id,
@@ -248,13 +248,3 @@ def _next_due(schedule: SnapshotSchedule) -> datetime:
     if schedule.last_taken_at is None:
         return schedule.created_at
     return schedule.last_taken_at + timedelta(seconds=schedule.interval_seconds)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    with temporary.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)

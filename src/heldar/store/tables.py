@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 from heldar.store.types import UtcDateTime
@@ -398,3 +399,71 @@ consumer_cursors = Table(
     Column("last_batch_id", _PERC_ID, nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
+
+
+# -- zones (migration 0009) -----------------------------------------------------------------------
+
+_ZONE_ID = BigInteger().with_variant(Integer, "sqlite")
+
+zones = Table(
+    "zones",
+    metadata,
+    Column("id", _ZONE_ID, primary_key=True, autoincrement=True),
+    Column(
+        "camera_id",
+        String(64),
+        ForeignKey("cameras.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("name", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("polygon", JSON, nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("dwell_seconds", Float, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# What the zone engine emitted. No foreign keys: events outlive their zone (history), and are
+# pruned with the camera's other detection data.
+zone_events = Table(
+    "zone_events",
+    metadata,
+    Column("id", _ZONE_ID, primary_key=True, autoincrement=True),
+    Column("camera_id", String(64), nullable=False),
+    Column("zone_id", _ZONE_ID, nullable=False),
+    Column("event_type", String(16), nullable=False),
+    Column("track_id", String(64), nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("dwell_seconds", Float, nullable=True),
+    Column("timestamp", UtcDateTime(), nullable=False),
+    Column("segment_id", _ZONE_ID, nullable=True),
+    Column("evidence", String(512), nullable=True),
+    Column("batch_id", _ZONE_ID, nullable=True),
+    Index("ix_zone_events_camera_id_timestamp", "camera_id", "timestamp"),
+)
+
+# The engine's per-camera track state, saved periodically and at shutdown, so a restart does not
+# emit a second `enter` for a track already inside.
+zone_state = Table(
+    "zone_state",
+    metadata,
+    Column("camera_id", String(64), primary_key=True),
+    Column("state", JSON, nullable=False),
+    Column("last_batch_id", _ZONE_ID, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+
+# -- live view (migration 0010) -------------------------------------------------------------------
+
+# Keep a camera's live pull running with no viewer (declared here so migration 0010 owns it).
+cameras.append_column(Column("live_warm", Boolean, nullable=False, server_default=false()))
+
+# The tables of observability (webhooks) live in their own module on the same metadata; importing
+# it here makes `tables.metadata` the whole schema.
+from heldar.store import tables_observability  # noqa: E402, F401

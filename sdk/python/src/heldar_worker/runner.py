@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-# After this many empty long-polls in a row, pull once without `after_seq`: a kernel that restarted
-# numbers its frames from scratch, and "newer than the last seq we saw" would then never come.
+# After this many empty long-polls in a row, pull once without `after_seq`: a kernel whose seqs went
+# backwards (an older kernel, or its clock moved back: our kernel starts each run's seqs at its
+# start time) would otherwise never have a frame "newer than the last seq we saw".
 _RESYNC_AFTER_MISSES = 3
 _NO_FRAME_POLL_S = 1.0
 _MIN_POLL_S = 0.05

@@ -88,5 +88,10 @@ async def snapshot(
     await kernel.cameras.get(camera_id)
     if at is not None:
         at, _ = time_range(at, None, kernel.clock.now())
+    else:
+        # Newest live frame first (a running pull, or a one-shot grab); recordings as fallback.
+        live = await kernel.live.snapshot(camera_id)
+        if live is not None:
+            return Response(live, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
     jpeg = await kernel.playback.snapshot(camera_id, at)
     return Response(jpeg, media_type="image/jpeg")

@@ -1,0 +1,192 @@
+"""Live view routes (issue 9): `router` under /api/v1, `media_router` at the root (/live/...).
+
+`GET|POST /api/v1/cameras/{id}/liveview` (video:live, camera scope) issues a live token and the
+URLs that carry it; the media routes are public in `PUBLIC_ROUTES` because each checks that
+token instead (signature, expiry, camera, and that its principal still may watch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import time
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response, WebSocket
+from fastapi.responses import JSONResponse
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from heldar.api.deps import KernelDep, SystemRead, VideoLive, get_kernel, presented_credential
+from heldar.api.routes.cameras import CameraIdPath
+from heldar.app import Kernel
+from heldar.errors import HeldarError, NotFound
+from heldar.live.models import LiveStatus, LiveView
+from heldar.live.tokens import RECHECK_S, Grant
+from heldar.live.viewer import Chunk, Viewer
+
+router = APIRouter(tags=["live"])
+media_router = APIRouter(tags=["live"])
+
+NO_STORE = {"Cache-Control": "no-store"}
+PART_NAME = re.compile(r"^(0|[1-9][0-9]{0,11})\.m4s$")
+HLS_START_PARTS = 2
+WS_CLOSE_END = 1011
+WS_CLOSE_POLICY = 1008
+
+Token = Annotated[str | None, Query(max_length=256, description="live token from /liveview")]
+
+
+@router.get("/cameras/{camera_id}/liveview", response_model=LiveView)
+@router.post("/cameras/{camera_id}/liveview", response_model=LiveView)
+async def liveview(
+    camera_id: CameraIdPath,
+    request: Request,
+    response: Response,
+    kernel: KernelDep,
+    principal: VideoLive,
+    profile: Literal["main", "sub"] = "sub",
+) -> LiveView:
+    """A live token for this camera and the URLs to watch it (relative to the API origin)."""
+    principal.check_camera(camera_id)
+    record = await kernel.cameras.get(camera_id)
+    credential = presented_credential(request) if kernel.auth.enabled else None
+    token, grant = kernel.live.tokens.issue(camera_id, profile, principal, credential)
+    response.headers.update(NO_STORE)
+    query = f"?token={token}"
+    return LiveView(
+        name=record.name,
+        hls_url=f"/live/{camera_id}/index.m3u8{query}",
+        ws_url=f"/live/{camera_id}/ws{query}",
+        webrtc_url=None,
+        token=token,
+        expires_at=grant.expires_at,
+    )
+
+
+@router.get("/live", response_model=LiveStatus)
+async def live_status(kernel: KernelDep, principal: SystemRead) -> LiveStatus:
+    """Running pulls: viewers per camera, bytes/s, dropped viewers, restarts."""
+    principal.check_unscoped("see every camera's live status")
+    return kernel.live.status()
+
+
+# -- HLS ------------------------------------------------------------------------------------------
+
+
+@media_router.get("/live/{camera_id}/index.m3u8", response_class=Response)
+async def hls_playlist(camera_id: CameraIdPath, request: Request, token: Token = None) -> Response:
+    kernel = get_kernel(request)
+    grant = await kernel.live.tokens.check(token, camera_id)
+    pull = await kernel.live.hls(camera_id, grant.profile, wait_parts=HLS_START_PARTS)
+    return Response(
+        pull.hls.playlist(f"?token={token}"),
+        media_type="application/vnd.apple.mpegurl",
+        headers=NO_STORE,
+    )
+
+
+@media_router.get("/live/{camera_id}/{part}", response_class=Response)
+async def hls_part(
+    camera_id: CameraIdPath, part: str, request: Request, token: Token = None
+) -> Response:
+    kernel = get_kernel(request)
+    grant = await kernel.live.tokens.check(token, camera_id)
+    pull = kernel.live.pull_of(camera_id, grant.profile)
+    if pull is not None:
+        pull.touch_hls()
+        if part == "init.mp4" and pull.init is not None:
+            return Response(pull.init, media_type="video/mp4", headers=NO_STORE)
+        match = PART_NAME.match(part)
+        found = pull.hls.part(int(match.group(1))) if match else None
+        if found is not None:
+            return Response(found.data, media_type="video/iso.segment", headers=NO_STORE)
+    raise NotFound("no such live part", code="live_part_not_found")
+
+
+# -- WebSocket ------------------------------------------------------------------------------------
+
+
+@media_router.websocket("/live/{camera_id}/ws")
+async def live_ws(websocket: WebSocket, camera_id: str, token: str | None = None) -> None:
+    """A JSON `init` message (mime, size), the init segment, then fMP4 fragments from a keyframe;
+    a JSON `end` message and close 1011 when the stream ends (camera offline, too slow)."""
+    kernel: Kernel = websocket.app.state.kernel
+    try:
+        grant = await kernel.live.tokens.check(token, camera_id)
+        pull, viewer = await kernel.live.join(camera_id, grant.profile)
+    except HeldarError as exc:
+        await _refuse(websocket, exc)
+        return
+    try:
+        await websocket.accept()
+        sender = asyncio.create_task(_send(websocket, kernel, grant, viewer))
+        listener = asyncio.create_task(_drain(websocket))
+        try:
+            await asyncio.wait({sender, listener}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sender, listener):
+                task.cancel()
+            await asyncio.gather(sender, listener, return_exceptions=True)
+    finally:
+        pull.leave(viewer)
+        if websocket.application_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await websocket.close()
+
+
+async def _refuse(websocket: WebSocket, exc: HeldarError) -> None:
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        body = {"error": exc.code, "detail": str(exc)}
+        await websocket.send_denial_response(JSONResponse(body, exc.status, headers=NO_STORE))
+    else:
+        await websocket.close(WS_CLOSE_POLICY, reason=exc.code)
+
+
+async def _drain(websocket: WebSocket) -> None:
+    """Read (and ignore) client messages until the client goes away."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
+
+
+async def _send(websocket: WebSocket, kernel: Kernel, grant: Grant, viewer: Viewer) -> None:
+    checked = time.monotonic()
+    while True:
+        item = await viewer.next(within_s=RECHECK_S)
+        if time.monotonic() - checked >= RECHECK_S:
+            checked = time.monotonic()
+            try:
+                await kernel.live.tokens.renew(grant)
+            except HeldarError as exc:
+                await _end(websocket, WS_CLOSE_POLICY, str(exc))
+                return
+        if item is None:
+            continue
+        if not isinstance(item, Chunk):
+            await _end(websocket, WS_CLOSE_END, item.reason)
+            return
+        if item.kind == "init":
+            pull = kernel.live.pull_of(grant.camera_id, grant.profile)
+            info = pull.info if pull is not None else None
+            message: dict[str, str | int] = {
+                "type": "init",
+                "camera_id": grant.camera_id,
+                "profile": grant.profile,
+            }
+            if info is not None:
+                message |= {
+                    "mime": info.mime,
+                    "codec": info.codec,
+                    "width": info.width,
+                    "height": info.height,
+                    "timescale": info.timescale,
+                }
+            await websocket.send_text(json.dumps(message))
+        await websocket.send_bytes(item.data)
+
+
+async def _end(websocket: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+        await websocket.send_text(json.dumps({"type": "end", "reason": reason}))
+        await websocket.close(code, reason=reason[:120])

@@ -1,0 +1,184 @@
+"""`LiveBroker`: the kernel's live-view service (issue 9).
+
+Owns every live pull (one per camera and profile, shared by all viewers) inside its own task
+group, so no pull outlives the kernel; issues and checks live tokens; keeps `live_warm` cameras
+pulling; restarts a camera's pulls when the camera is edited and ends them when it is deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from heldar.auth.service import AuthServices
+from heldar.cameras.registry import CameraRegistry
+from heldar.cameras.vendors import StreamProfile
+from heldar.clock import Clock
+from heldar.errors import Conflict, HeldarError, MediaError, NotFound
+from heldar.live.models import LiveStatus, PullStatus
+from heldar.live.pull import Pull
+from heldar.live.snapshot import grab_jpeg, newest_frame_jpeg
+from heldar.live.tokens import LiveTokens
+from heldar.live.viewer import Viewer
+from heldar.settings import Settings
+from heldar.supervisor import Service
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_GRAB_S = 2.0
+
+
+class LiveUnavailable(HeldarError):
+    status = 503
+    default_code = "live_unavailable"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "2"}
+
+
+class LiveBroker:
+    name = "live"
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        cameras: CameraRegistry,
+        auth: AuthServices,
+        *,
+        ffmpeg: str,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._cameras = cameras
+        self._auth = auth
+        self._ffmpeg = ffmpeg
+        self.tokens = LiveTokens(clock, auth, ttl_s=settings.live_token_ttl_s)
+        self._pulls: dict[tuple[str, StreamProfile], Pull] = {}
+        self._group: asyncio.TaskGroup | None = None
+        cameras.subscribe(self._camera_changed)
+
+    def services(self) -> list[Service]:
+        return [self]
+
+    async def run(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                for record in await self._cameras.list():
+                    if record.live_warm and record.enabled:
+                        self._acquire(record.id, "sub", warm=True)
+                await asyncio.Event().wait()  # until the supervisor cancels us
+        finally:
+            self._group = None
+            for pull in self._pulls.values():
+                pull.close()
+            self._pulls.clear()
+
+    # -- pulls ------------------------------------------------------------------------------------
+
+    def _acquire(self, camera_id: str, profile: StreamProfile, *, warm: bool = False) -> Pull:
+        key = (camera_id, profile)
+        pull = self._pulls.get(key)
+        if pull is not None and not pull.closed:
+            pull.warm = pull.warm or warm
+            return pull
+        if self._group is None:
+            raise LiveUnavailable("live view is not running", code="live_unavailable")
+
+        async def spawn_url() -> str:
+            record = await self._cameras.get(camera_id)
+            return self._cameras.spawn_url(record, profile)
+
+        pull = Pull(
+            camera_id,
+            profile,
+            spawn_url=spawn_url,
+            ffmpeg=self._ffmpeg,
+            clock=self._clock,
+            idle_close_s=self._settings.live_idle_close_secs,
+            warm=warm,
+            transcode_allowed=self._settings.live_transcode,
+        )
+        self._pulls[key] = pull
+        self._group.create_task(self._run_pull(pull), name=f"live-pull-{camera_id}-{profile}")
+        return pull
+
+    async def _run_pull(self, pull: Pull) -> None:
+        try:
+            await pull.run()
+        except Exception:  # one broken pull must not end the broker and every other pull
+            log.exception("live pull of %s failed", pull.camera_id)
+        finally:
+            if self._pulls.get((pull.camera_id, pull.profile)) is pull:
+                del self._pulls[(pull.camera_id, pull.profile)]
+
+    async def _usable(self, camera_id: str) -> None:
+        record = await self._cameras.get(camera_id)
+        if not record.enabled:
+            raise Conflict(f"camera {camera_id!r} is disabled", code="camera_disabled")
+
+    async def join(self, camera_id: str, profile: StreamProfile) -> tuple[Pull, Viewer]:
+        """A new viewer of the camera's shared pull (started if it is not running)."""
+        await self._usable(camera_id)
+        pull = self._acquire(camera_id, profile)
+        viewer = Viewer()
+        pull.join(viewer)
+        return pull, viewer
+
+    async def hls(self, camera_id: str, profile: StreamProfile, *, wait_parts: int) -> Pull:
+        """The pull serving HLS for the camera, once its window holds `wait_parts` parts."""
+        await self._usable(camera_id)
+        pull = self._acquire(camera_id, profile)
+        pull.touch_hls()
+        if not await pull.hls.wait_parts(wait_parts, within_s=10.0):
+            raise LiveUnavailable("the live stream is not ready yet", code="live_starting")
+        return pull
+
+    def pull_of(self, camera_id: str, profile: StreamProfile) -> Pull | None:
+        pull = self._pulls.get((camera_id, profile))
+        return pull if pull is not None and not pull.closed else None
+
+    async def _camera_changed(self, camera_id: str) -> None:
+        for (cam, _), pull in list(self._pulls.items()):
+            if cam == camera_id:
+                pull.close()
+        try:
+            record = await self._cameras.get(camera_id)
+        except NotFound:
+            return
+        if record.live_warm and record.enabled and self._group is not None:
+            self._acquire(camera_id, "sub", warm=True)
+
+    # -- snapshot and status ----------------------------------------------------------------------
+
+    async def snapshot(self, camera_id: str) -> bytes | None:
+        """JPEG of the newest live frame: from a running pull (main first), else a one-shot grab
+        within `SNAPSHOT_GRAB_S`; None when the camera gives nothing in time."""
+        deadline = time.monotonic() + 1.0
+        for profile in ("main", "sub"):
+            pull = self.pull_of(camera_id, profile)
+            if pull is None:
+                continue
+            while not (pull.init and pull.gop) and time.monotonic() < deadline and not pull.closed:
+                await pull.wait_changed(within_s=deadline - time.monotonic())
+            if pull.init and pull.gop:
+                try:
+                    return await asyncio.to_thread(newest_frame_jpeg, pull.init, list(pull.gop))
+                except MediaError as exc:
+                    log.info("live snapshot of %s not decodable: %s", camera_id, exc)
+        record = await self._cameras.get(camera_id)
+        if not record.enabled:
+            return None
+        url = self._cameras.spawn_url(record, "main")
+        return await grab_jpeg(self._ffmpeg, url, timeout_s=SNAPSHOT_GRAB_S)
+
+    def status(self) -> LiveStatus:
+        pulls = [PullStatus(**vars(p.stats())) for p in self._pulls.values()]
+        return LiveStatus(
+            pulls=pulls,
+            viewers=sum(p.viewers for p in pulls),
+            dropped_viewers=sum(p.dropped_viewers for p in pulls),
+            bytes_per_s=round(sum(p.bytes_per_s for p in pulls), 1),
+        )

@@ -1,0 +1,1 @@
+"""Observability and integrations: metrics, camera health, the live event stream, webhooks, MQTT."""

@@ -1,0 +1,1 @@
+"""The dashboard: static ES modules served by the kernel at `/` (issue 10)."""

@@ -1,0 +1,150 @@
+"""Zone geometry, vectorized: anchors, point-in-polygon and line sides and crossings.
+
+Coordinates are normalized 0..1 with y growing downward (image coordinates). Every function takes
+all anchors of a batch at once and answers for all zones of a camera in one call: shapely 2's
+`contains_xy` over prepared polygons (anchors × zones) and numpy broadcasting for lines. The
+shape checks behind validation live here too, so models and engine agree on what a polygon is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+MIN_AREA = 1e-9
+"""Smallest polygon area accepted (a fraction of the frame; sub-pixel even at 8K)."""
+MAX_POINTS = 512
+
+Point = tuple[float, float]
+Floats = NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class ShapeProblem:
+    """Why a point list is not a usable zone: a stable `code` and a human `reason`."""
+
+    code: str
+    reason: str
+
+
+def anchors(boxes: Floats) -> tuple[Floats, Floats]:
+    """Bottom-centre `(x + w/2, y + h)` of each `[x, y, w, h]` row: where an object stands."""
+    return boxes[:, 0] + boxes[:, 2] / 2.0, boxes[:, 1] + boxes[:, 3]
+
+
+@dataclass(frozen=True, slots=True)
+class PolygonSet:
+    """Prepared shapely polygons with their bounding boxes as `(zones, 1)` columns."""
+
+    geoms: NDArray[Any]
+    bounds: tuple[Floats, Floats, Floats, Floats]  # min x, min y, max x, max y
+
+    def __len__(self) -> int:
+        return len(self.geoms)
+
+
+def compile_polygons(polygons: Sequence[Sequence[Point]]) -> PolygonSet:
+    """Prepared polygons and their bounds, ready for `inside`."""
+    geoms = np.empty(len(polygons), dtype=object)
+    for i, points in enumerate(polygons):
+        geoms[i] = shapely.Polygon(points)
+    shapely.prepare(geoms)
+    box = shapely.bounds(geoms).reshape(-1, 4)
+    return PolygonSet(geoms, (box[:, 0:1], box[:, 1:2], box[:, 2:3], box[:, 3:4]))
+
+
+def inside(polygons: PolygonSet, x: Floats, y: Floats) -> NDArray[np.bool_]:
+    """`(zones, points)` matrix: is point j strictly inside polygon i (the boundary is outside).
+
+    A bounding-box test first (strict, like the polygon test), then one shapely `contains_xy`
+    over the candidate (zone, point) pairs only.
+    """
+    result = np.zeros((len(polygons), len(x)), dtype=bool)
+    if result.size == 0:
+        return result
+    min_x, min_y, max_x, max_y = polygons.bounds
+    candidates = (x > min_x) & (x < max_x) & (y > min_y) & (y < max_y)
+    z, j = np.nonzero(candidates)
+    if len(z):
+        result[z, j] = shapely.contains_xy(polygons.geoms[z], x[j], y[j])
+    return result
+
+
+def compile_lines(lines: Sequence[Sequence[Point]]) -> Floats:
+    """`(lines, 4)` array of `x0, y0, x1, y1` for `side` and `path_crosses`."""
+    out = np.zeros((len(lines), 4), dtype=np.float64)
+    for i, ((x0, y0), (x1, y1)) in enumerate(lines):
+        out[i] = (x0, y0, x1, y1)
+    return out
+
+
+def side(lines: Floats, x: Floats, y: Floats) -> NDArray[np.int8]:
+    """`(lines, points)` sign of `(p1 − p0) × (p − p0)`: +1 right of p0→p1 on the image, −1 left.
+
+    Crossing from −1 to +1 is a→b: for a line drawn left to right, moving down the image.
+    """
+    x0, y0, x1, y1 = (lines[:, k : k + 1] for k in range(4))
+    cross = (x1 - x0) * (y[None, :] - y0) - (y1 - y0) * (x[None, :] - x0)
+    return np.sign(cross).astype(np.int8)
+
+
+def path_crosses(
+    lines: Floats, px: Floats, py: Floats, qx: Floats, qy: Floats
+) -> NDArray[np.bool_]:
+    """Does the path p → q cross segment i? All point arrays are `(lines, points)`.
+
+    True when p and q lie strictly on opposite sides of the line and the segment's endpoints are not
+    strictly on the same side of the path, so the intersection lies on the segment itself.
+    """
+    x0, y0, x1, y1 = (lines[:, k : k + 1] for k in range(4))
+    sp = (x1 - x0) * (py - y0) - (y1 - y0) * (px - x0)
+    sq = (x1 - x0) * (qy - y0) - (y1 - y0) * (qx - x0)
+    oa = (qx - px) * (y0 - py) - (qy - py) * (x0 - px)
+    ob = (qx - px) * (y1 - py) - (qy - py) * (x1 - px)
+    crosses: NDArray[np.bool_] = (np.sign(sp) * np.sign(sq) < 0) & (np.sign(oa) * np.sign(ob) <= 0)
+    return crosses
+
+
+def shape_problem(points: Sequence[Point], *, line: bool) -> ShapeProblem | None:
+    """What is wrong with `points` as a line (2 points) or a polygon (3..512), or None."""
+    if line:
+        if len(points) != 2:
+            return ShapeProblem(
+                "zone_line_points", f"a line has exactly 2 points, not {len(points)}"
+            )
+        if tuple(points[0]) == tuple(points[1]):
+            return ShapeProblem("zone_duplicate_points", "the two points of the line are the same")
+        return None
+    if len(points) < 3:
+        return ShapeProblem(
+            "zone_too_few_points", f"a polygon needs at least 3 points, not {len(points)}"
+        )
+    if len(points) > MAX_POINTS:
+        return ShapeProblem(
+            "zone_too_many_points", f"a polygon has at most {MAX_POINTS} points, not {len(points)}"
+        )
+    for i, point in enumerate(points):
+        following = (i + 1) % len(points)
+        if tuple(point) == tuple(points[following]):
+            hint = (
+                " (the ring closes by itself: do not repeat the first point)"
+                if not following
+                else ""
+            )
+            return ShapeProblem(
+                "zone_duplicate_points", f"points {i} and {following} are the same{hint}"
+            )
+    polygon = shapely.Polygon(points)
+    if shapely.MultiPoint(points).convex_hull.area < MIN_AREA:
+        return ShapeProblem("zone_zero_area", "the polygon has no area (its points are collinear)")
+    if not shapely.is_valid(polygon):
+        reason = shapely.is_valid_reason(polygon)
+        return ShapeProblem("zone_self_intersecting", f"the polygon is not simple: {reason}")
+    if polygon.area < MIN_AREA:
+        return ShapeProblem("zone_zero_area", f"the polygon's area is under {MIN_AREA:g}")
+    return None

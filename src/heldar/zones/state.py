@@ -1,0 +1,300 @@
+"""Zone state held between batches: compiled zones, tracks, (zone, track) grids, snapshots.
+
+`ZoneTable` is the enabled zones of one camera compiled to arrays; `CameraState` its tracks (a slot
+per track id) and two `Grid`s of per-(zone, track) state, polygons and lines apart. `dump` and
+`load` turn a camera's state into plain JSON data and back (`docs/design/zones.md`, Restart).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from heldar.zones import geometry, machine
+from heldar.zones.models import Zone
+
+TrackId = int | str
+SNAPSHOT_VERSION = 1
+DIRECTIONS = {"any": 0, "ab": 1, "ba": -1}
+
+Ints = NDArray[np.intp]
+Floats = NDArray[np.float64]
+Bools = NDArray[np.bool_]
+
+# Per-(zone, track) fields; `code` is the state of `heldar.zones.machine`. Polygons: `since` is the
+# first inside observation of the visit, `last_seen` the last qualifying observation (it drives the
+# timeout), `label` the visit's label. Lines: `ref_*` is the last anchor on the confirmed side,
+# `crosses` whether the path to the other side crossed the segment.
+POLYGON_FIELDS = (("since", "last_inside", "last_seen"), ("code", "dwelt", "label"))
+LINE_FIELDS = (("ref_x", "ref_y", "last_seen"), ("code", "crosses"))
+
+
+class Grid:
+    """State of one zone family, packed for few numpy calls per batch: `f` (float fields) and `i`
+    (int fields) are `(field, zone, track slot)` arrays; `grid[name]` is a view of one field.
+    Zero is the idle value of every field (code 0: outside, side unknown)."""
+
+    def __init__(self, fields: tuple[tuple[str, ...], tuple[str, ...]], rows: int, cols: int):
+        self.fields = fields
+        self.rows = rows
+        self.f = np.zeros((len(fields[0]), rows, cols), dtype=np.float64)
+        self.i = np.zeros((len(fields[1]), rows, cols), dtype=np.intp)
+        self._index = {name: (0, k) for k, name in enumerate(fields[0])}
+        self._index.update({name: (1, k) for k, name in enumerate(fields[1])})
+
+    def __getitem__(self, name: str) -> NDArray[Any]:
+        family, k = self._index[name]
+        view: NDArray[Any] = self.i[k] if family else self.f[k]
+        return view
+
+    def grow(self, cols: int) -> None:
+        f, i = self.f, self.i
+        self.f = np.zeros((*f.shape[:2], cols), dtype=np.float64)
+        self.i = np.zeros((*i.shape[:2], cols), dtype=np.intp)
+        self.f[:, :, : f.shape[2]], self.i[:, :, : i.shape[2]] = f, i
+
+    def reset(self, where: Bools | tuple[slice, Ints]) -> None:
+        """Idle the `(zone, slot)` cells selected by a mask or a `(slice, slots)` index."""
+        index = (slice(None), *where) if isinstance(where, tuple) else (slice(None), where)
+        self.f[index] = 0.0
+        self.i[index] = 0
+
+    def with_rows(self, sources: list[int | None], cols: int) -> Grid:
+        """A grid whose row i is this grid's row `sources[i]`, or fresh when None."""
+        grid = Grid(self.fields, len(sources), cols)
+        for row, source in enumerate(sources):
+            if source is not None:
+                grid.f[:, row], grid.i[:, row] = self.f[:, source], self.i[:, source]
+        return grid
+
+
+class ZoneTable:
+    """The enabled zones of one camera compiled to arrays, polygons and lines apart, by id."""
+
+    def __init__(self, zones: Iterable[Zone]) -> None:
+        ordered = sorted((z for z in zones if z.enabled), key=lambda z: z.id)
+        polys = [z for z in ordered if z.kind != "line"]
+        lines = [z for z in ordered if z.kind == "line"]
+        self.polygon_ids = [z.id for z in polys]
+        self.presence = np.array([z.kind == "presence" for z in polys], dtype=bool)
+        self.polygons = geometry.compile_polygons([z.polygon for z in polys])
+        self.p_confirm = [z.config.confirm_frames for z in polys]
+        self.p_inside = np.array([n + 1 for n in self.p_confirm], dtype=np.intp)[:, None]
+        self.p_machine = machine.compile_polygons(self.p_confirm)
+        self.p_min_conf = np.array([z.config.min_confidence for z in polys], dtype=np.float64)
+        self.p_min_conf = self.p_min_conf[:, None]
+        self.p_dwell = np.array([z.dwell_seconds for z in polys], dtype=np.float64)[:, None]
+        self.p_static = np.array([z.config.static_suppression for z in polys], dtype=bool)
+        self.p_static = self.p_static[:, None]
+        self.any_static = bool(self.p_static.any())
+        self.any_dwell = bool((self.p_dwell > 0).any())
+        self.line_ids = [z.id for z in lines]
+        self.lines = geometry.compile_lines([z.polygon for z in lines])
+        self.l_confirm = [z.config.confirm_frames for z in lines]
+        self.l_machine = machine.compile_lines(self.l_confirm)
+        self.l_min_conf = np.array([z.config.min_confidence for z in lines], dtype=np.float64)
+        self.l_min_conf = self.l_min_conf[:, None]
+        directions = [DIRECTIONS[z.config.direction] for z in lines]
+        self.l_direction = np.array(directions, dtype=np.intp)[:, None]
+        self._labels = [frozenset(z.labels) for z in polys], [frozenset(z.labels) for z in lines]
+        self._luts = (np.zeros((len(polys), 0), bool), np.zeros((len(lines), 0), bool))
+
+    def luts(self, names: list[str]) -> tuple[Bools, Bools]:
+        """`(zones, label id)` masks of the labels each zone reacts to, grown as labels appear."""
+        if self._luts[0].shape[1] < len(names) or self._luts[1].shape[1] < len(names):
+            self._luts = (_lut(self._labels[0], names), _lut(self._labels[1], names))
+        return self._luts
+
+
+class CameraState:
+    """Tracks and (zone, track) state of one camera."""
+
+    def __init__(self, table: ZoneTable) -> None:
+        self.table = table
+        self.watermark: float | None = None
+        self.expire_after = -math.inf  # no (zone, track) can be stale at or before this time
+        self.slots: dict[TrackId, int] = {}
+        self.ids: list[TrackId | None] = []
+        self.free: list[int] = []
+        self.last_update = np.zeros(0)
+        self.first_x = np.zeros(0)
+        self.first_y = np.zeros(0)
+        self.moved = np.zeros(0, dtype=bool)
+        self.polygons = Grid(POLYGON_FIELDS, len(table.polygon_ids), 0)
+        self.lines = Grid(LINE_FIELDS, len(table.line_ids), 0)
+
+    @property
+    def capacity(self) -> int:
+        return len(self.last_update)
+
+    def allocate(self, track_id: TrackId, x: float, y: float) -> int:
+        if self.free:
+            slot = self.free.pop()
+        else:
+            slot = len(self.ids)
+            self.ids.append(None)
+            if slot >= self.capacity:
+                cols = max(16, 2 * self.capacity)
+                self.last_update = _grown(self.last_update, cols, math.inf)
+                self.first_x = _grown(self.first_x, cols, 0.0)
+                self.first_y = _grown(self.first_y, cols, 0.0)
+                self.moved = _grown(self.moved, cols, False)
+                self.polygons.grow(cols)
+                self.lines.grow(cols)
+        self.ids[slot] = track_id
+        self.slots[track_id] = slot
+        self.last_update[slot] = -math.inf
+        self.first_x[slot], self.first_y[slot], self.moved[slot] = x, y, False
+        return slot
+
+    def release(self, slots: Ints) -> None:
+        for slot in slots.tolist():
+            track_id = self.ids[slot]
+            if track_id is not None:
+                del self.slots[track_id]
+            self.ids[slot] = None
+            self.free.append(slot)
+        self.last_update[slots] = math.inf
+        self.polygons.reset((slice(None), slots))
+        self.lines.reset((slice(None), slots))
+
+    def rezone(self, table: ZoneTable) -> None:
+        """Switch to new zones: a zone keeping its id and family keeps its state, re-encoded
+        when its `confirm_frames` changed; the others start idle."""
+        old = self.table
+        families = (
+            (self.polygons, old.polygon_ids, old.p_confirm, table.polygon_ids, table.p_confirm),
+            (self.lines, old.line_ids, old.l_confirm, table.line_ids, table.l_confirm),
+        )
+        grids = []
+        for grid, old_ids, old_confirm, new_ids, new_confirm in families:
+            rows = {zone_id: row for row, zone_id in enumerate(old_ids)}
+            fresh = grid.with_rows([rows.get(zone_id) for zone_id in new_ids], self.capacity)
+            for row, zone_id in enumerate(new_ids):
+                source = rows.get(zone_id)
+                if source is not None and old_confirm[source] != new_confirm[row]:
+                    codes = fresh["code"][row]
+                    line = grid is self.lines
+                    for col in np.nonzero(codes)[0].tolist():
+                        codes[col] = _recode(
+                            line, old_confirm[source], new_confirm[row], codes[col]
+                        )
+            grids.append(fresh)
+        self.polygons, self.lines = grids
+        self.table = table
+
+
+def _recode(line: bool, old: int, new: int, code: int) -> int:
+    if line:
+        return machine.line_encode(new, *machine.line_decode(old, code))
+    return machine.polygon_encode(new, *machine.polygon_decode(old, code))
+
+
+def _lut(sets: list[frozenset[str]], names: list[str]) -> Bools:
+    rows = [[not allowed or name in allowed for name in names] for allowed in sets]
+    return np.array(rows, dtype=bool).reshape(len(sets), len(names))
+
+
+def _grown(values: NDArray[Any], size: int, fill: Any) -> NDArray[Any]:
+    out = np.full(size, fill, dtype=values.dtype)
+    out[: len(values)] = values
+    return out
+
+
+def dump_camera(camera: CameraState, labels: list[str]) -> dict[str, Any]:
+    """The state of one camera as plain JSON data (only non-idle (zone, track) pairs)."""
+    table, ids = camera.table, camera.ids
+    tracks = [
+        {
+            "track_id": track_id,
+            "last_update": float(camera.last_update[slot]),
+            "first": [float(camera.first_x[slot]), float(camera.first_y[slot])],
+            "moved": bool(camera.moved[slot]),
+        }
+        for slot, track_id in enumerate(ids)
+        if track_id is not None
+    ]
+    zones: list[dict[str, Any]] = []
+    g = camera.polygons
+    for row, zone_id in enumerate(table.polygon_ids):
+        n, states = table.p_confirm[row], []
+        for slot in np.nonzero(g["code"][row])[0].tolist():
+            phase, count = machine.polygon_decode(n, int(g["code"][row, slot]))
+            visiting = phase in ("inside", "leaving")
+            states.append(
+                {
+                    "track_id": ids[slot],
+                    "phase": phase,
+                    "count": count,
+                    "since": float(g["since"][row, slot]),
+                    "last_inside": float(g["last_inside"][row, slot]),
+                    "last_seen": float(g["last_seen"][row, slot]),
+                    "dwelt": bool(g["dwelt"][row, slot]),
+                    "label": labels[g["label"][row, slot]] if visiting else None,
+                }
+            )
+        zones.append({"zone_id": zone_id, "family": "polygon", "states": states})
+    g = camera.lines
+    for row, zone_id in enumerate(table.line_ids):
+        n, states = table.l_confirm[row], []
+        for slot in np.nonzero(g["code"][row])[0].tolist():
+            side, pending = machine.line_decode(n, int(g["code"][row, slot]))
+            states.append(
+                {
+                    "track_id": ids[slot],
+                    "side": side,
+                    "pending": pending,
+                    "ref": [float(g["ref_x"][row, slot]), float(g["ref_y"][row, slot])],
+                    "crosses": bool(g["crosses"][row, slot]),
+                    "last_seen": float(g["last_seen"][row, slot]),
+                }
+            )
+        zones.append({"zone_id": zone_id, "family": "line", "states": states})
+    return {"watermark": camera.watermark, "tracks": tracks, "zones": zones}
+
+
+def load_camera(
+    table: ZoneTable, data: dict[str, Any], label_id: Callable[[str], int]
+) -> CameraState:
+    """A camera's state from `dump_camera` data, for the zones of `table` (others are dropped)."""
+    camera = CameraState(table)
+    watermark = data["watermark"]
+    camera.watermark = None if watermark is None else float(watermark)
+    for track in data["tracks"]:
+        track_id = track["track_id"]
+        if isinstance(track_id, bool) or not isinstance(track_id, int | str):
+            raise TypeError("zone snapshot: a track id is an int or a str")
+        slot = camera.allocate(track_id, float(track["first"][0]), float(track["first"][1]))
+        camera.last_update[slot] = float(track["last_update"])
+        camera.moved[slot] = bool(track["moved"])
+    polygon_rows = {zone_id: row for row, zone_id in enumerate(table.polygon_ids)}
+    line_rows = {zone_id: row for row, zone_id in enumerate(table.line_ids)}
+    for zone in data["zones"]:
+        is_line = zone["family"] == "line"
+        row = (line_rows if is_line else polygon_rows).get(zone["zone_id"])
+        if row is None:
+            continue  # no longer configured, or its family changed
+        g = camera.lines if is_line else camera.polygons
+        for state in zone["states"]:
+            col = camera.slots.get(state["track_id"])
+            if col is None:
+                continue
+            g["last_seen"][row, col] = float(state["last_seen"])
+            if is_line:
+                n = table.l_confirm[row]
+                g["code"][row, col] = machine.line_encode(n, state["side"], state["pending"])
+                g["ref_x"][row, col], g["ref_y"][row, col] = map(float, state["ref"])
+                g["crosses"][row, col] = bool(state["crosses"])
+                continue
+            n = table.p_confirm[row]
+            g["code"][row, col] = machine.polygon_encode(n, state["phase"], state["count"])
+            g["since"][row, col] = float(state["since"])
+            g["last_inside"][row, col] = float(state["last_inside"])
+            g["dwelt"][row, col] = bool(state["dwelt"])
+            if state["label"] is not None:
+                g["label"][row, col] = label_id(state["label"])
+    return camera
