@@ -190,7 +190,7 @@ class DetectionIn(BaseModel):
     @classmethod
     def _normalized_box(cls, value: list[float]) -> list[float]:
         x, y, w, h = value
-        if not all(math.isfinite(v) for v in value):
+        if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(w) and math.isfinite(h)):
             raise ValueError("bbox values must be finite numbers")
         if w <= 0 or h <= 0:
             raise ValueError("bbox width and height must be > 0")
