@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import io
 import signal
-from fractions import Fraction
 
 import av
 import av.error
@@ -20,6 +19,7 @@ from av.video.frame import VideoFrame
 from heldar.errors import MediaError
 from heldar.ffmpeg.args import input_args
 from heldar.live.pull import PipeProcess
+from heldar.playback.snapshots import encode_jpeg
 
 MAX_JPEG_BYTES = 16 * 1024 * 1024
 
@@ -36,21 +36,7 @@ def newest_frame_jpeg(init: bytes, fragments: list[bytes], *, quality: int = 85)
             raise MediaError(f"live frame not decodable: {exc}") from exc
     if newest is None:
         raise MediaError("no decodable live frame")
-    return _encode_jpeg(newest, quality)
-
-
-def _encode_jpeg(frame: VideoFrame, quality: int) -> bytes:
-    encoder = av.CodecContext.create("mjpeg", "w")
-    encoder.width = frame.width
-    encoder.height = frame.height
-    encoder.pix_fmt = "yuvj420p"
-    encoder.time_base = Fraction(1, 25)
-    encoder.qmin = encoder.qmax = round(2 + (100 - quality) * 29 / 99)
-    packets = encoder.encode(frame.reformat(format="yuvj420p"))
-    packets += encoder.encode(None)
-    if not packets:
-        raise MediaError("the JPEG encoder produced nothing")
-    return bytes(packets[0])
+    return encode_jpeg(newest, quality)
 
 
 async def grab_jpeg(ffmpeg: str, url: str, *, timeout_s: float) -> bytes | None:

@@ -50,7 +50,7 @@ def take_snapshot(segment: Path, offset_s: float, *, quality: int = 85) -> Snaps
     offset_s = min(offset_s, read_index(segment).duration_s)
     try:
         frame, at = _nearest_frame(segment, offset_s)
-        return Snapshot(_encode_jpeg(frame, quality), at, frame.width, frame.height)
+        return Snapshot(encode_jpeg(frame, quality), at, frame.width, frame.height)
     except av.error.FFmpegError as exc:
         raise MediaError(f"{segment.name}: cannot decode ({exc})", code="bad_segment") from exc
 
@@ -93,7 +93,8 @@ def _first_time(container: av.container.InputContainer, stream: av.VideoStream) 
     return 0.0
 
 
-def _encode_jpeg(frame: VideoFrame, quality: int) -> bytes:
+def encode_jpeg(frame: VideoFrame, quality: int) -> bytes:
+    """A decoded frame as JPEG with ffmpeg's own mjpeg encoder (no imaging library)."""
     encoder = av.CodecContext.create("mjpeg", "w")
     encoder.width = frame.width
     encoder.height = frame.height
