@@ -70,16 +70,22 @@ class FfmpegProcess:
     """One running ffmpeg. Create with `await FfmpegProcess.spawn(...)`; end with `stop()`."""
 
     def __init__(
-        self, proc: asyncio.subprocess.Process, on_stdout_line: LineHandler | None
+        self,
+        proc: asyncio.subprocess.Process,
+        on_stdout_line: LineHandler | None,
+        *,
+        binary_stdout: bool = False,
     ) -> None:
         self._proc = proc
         self._tail = _Tail(STDERR_TAIL_BYTES)
         self._stopped_by_us = False
         self._on_line = on_stdout_line
-        self._drains = [
-            asyncio.create_task(self._drain_stderr(), name=f"ffmpeg-{proc.pid}-stderr"),
-            asyncio.create_task(self._read_stdout(), name=f"ffmpeg-{proc.pid}-stdout"),
-        ]
+        self._binary_stdout = binary_stdout
+        self._drains = [asyncio.create_task(self._drain_stderr(), name=f"ffmpeg-{proc.pid}-stderr")]
+        if not binary_stdout:  # binary output is the caller's to read (`stdout`)
+            self._drains.append(
+                asyncio.create_task(self._read_stdout(), name=f"ffmpeg-{proc.pid}-stdout")
+            )
         self._exit: Exit | None = None
 
     @classmethod
@@ -90,11 +96,13 @@ class FfmpegProcess:
         env: dict[str, str] | None = None,
         on_stdout_line: LineHandler | None = None,
         feed_stdin: bool = False,
+        binary_stdout: bool = False,
     ) -> FfmpegProcess:
         """Start `argv` (argv[0] is the ffmpeg binary). Raises OSError if it cannot start.
 
         With `feed_stdin` the caller writes the child's input through `stdin` (then closes it);
-        otherwise stdin is /dev/null."""
+        otherwise stdin is /dev/null. With `binary_stdout` the output is media the caller reads
+        from `stdout` (live view); otherwise it is read line by line for `on_stdout_line`."""
         command = list(argv)
         setpriv = _setpriv()
         if setpriv:
@@ -109,7 +117,14 @@ class FfmpegProcess:
             env=child_env,
             start_new_session=True,
         )
-        return cls(proc, on_stdout_line)
+        return cls(proc, on_stdout_line, binary_stdout=binary_stdout)
+
+    @property
+    def stdout(self) -> asyncio.StreamReader:
+        """The child's binary output, when spawned with `binary_stdout`."""
+        if not self._binary_stdout or self._proc.stdout is None:
+            raise RuntimeError("stdout is read line by line unless spawned with binary_stdout")
+        return self._proc.stdout
 
     @property
     def stdin(self) -> asyncio.StreamWriter | None:

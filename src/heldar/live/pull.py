@@ -36,24 +36,6 @@ MOVFLAGS = "+frag_keyframe+empty_moov+default_base_moof+frag_every_frame"
 RETRY = Backoff(initial_s=1.0, cap_s=30.0, healthy_after_s=10.0)
 
 
-class PipeProcess(FfmpegProcess):
-    """An ffmpeg whose stdout is binary media, read by the caller instead of line by line."""
-
-    @classmethod
-    async def start(cls, argv: list[str]) -> PipeProcess:
-        proc = await cls.spawn(argv)
-        assert isinstance(proc, PipeProcess)
-        return proc
-
-    async def _read_stdout(self) -> None:
-        return None
-
-    @property
-    def stdout(self) -> asyncio.StreamReader:
-        assert self._proc.stdout is not None
-        return self._proc.stdout
-
-
 def pull_argv(ffmpeg: str, url: str, *, transcode: bool) -> list[str]:
     """Stream copy (or, for H.265 when allowed, H.264 transcode) of the first video track to
     per-frame fMP4 fragments on stdout, flushed at once."""
@@ -139,7 +121,7 @@ class Pull:
         self.hls = HlsWindow()
         self._hls_seen = -1e9
         self._last_wanted = clock.monotonic()
-        self._proc: PipeProcess | None = None
+        self._proc: FfmpegProcess | None = None
         self.bytes_in = 0
         self.dropped = 0
         self.restarts = 0
@@ -238,7 +220,9 @@ class Pull:
 
     async def _pull_once(self) -> str:
         url = await self._spawn_url()
-        proc = await PipeProcess.start(pull_argv(self._ffmpeg, url, transcode=self._transcode))
+        proc = await FfmpegProcess.spawn(
+            pull_argv(self._ffmpeg, url, transcode=self._transcode), binary_stdout=True
+        )
         self._proc = proc
         self.state = "connecting"
         ftyp = b""

@@ -18,7 +18,7 @@ from av.video.frame import VideoFrame
 
 from heldar.errors import MediaError
 from heldar.ffmpeg.args import input_args
-from heldar.live.pull import PipeProcess
+from heldar.ffmpeg.process import FfmpegProcess
 from heldar.playback.snapshots import encode_jpeg
 
 MAX_JPEG_BYTES = 16 * 1024 * 1024
@@ -67,7 +67,7 @@ async def grab_jpeg(ffmpeg: str, url: str, *, timeout_s: float) -> bytes | None:
         "4",
         "pipe:1",
     ]
-    proc = await PipeProcess.start(argv)
+    proc = await FfmpegProcess.spawn(argv, binary_stdout=True)
     try:
         async with asyncio.timeout(timeout_s):
             chunks: list[bytes] = []
