@@ -17,6 +17,8 @@ from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse, Response
 
 from heldar.api.deps import KernelDep, VideoExport, VideoPlayback
+from heldar.app import Kernel
+from heldar.auth.models import Principal
 from heldar.cameras.models import CAMERA_ID_PATTERN
 from heldar.errors import NotFound
 
@@ -38,22 +40,31 @@ def _file_under(root: PathType, name: str) -> PathType | None:
     return path
 
 
+def _camera_file(
+    kernel: Kernel, principal: Principal, name: str, root: str, pattern: re.Pattern[str], what: str
+) -> tuple[PathType, str]:
+    """(path, file name) of `<data>/<root>/<camera>/<file>`, named by `name` =
+    `<camera>/<file>`; the same 404 for every bad name (encoded dots, slashes, backslashes,
+    absolute paths) and for a camera outside the caller's scope."""
+    missing = NotFound(f"no such {what}", code="not_found")
+    camera_id, _, filename = name.partition("/")
+    if not CAMERA_ID.match(camera_id) or not pattern.match(filename):
+        raise missing
+    if not principal.sees_camera(camera_id):
+        raise missing
+    path = _file_under(kernel.settings.data_dir / root / camera_id, filename)
+    if path is None:
+        raise missing
+    return path, filename
+
+
 @router.get("/recordings/{name:path}")
 async def recording_file(
     name: Annotated[str, Path(max_length=512, description="`<camera_id>/<segment file>`")],
     kernel: KernelDep,
     principal: VideoPlayback,
 ) -> FileResponse:
-    missing = NotFound("no such recording", code="not_found")
-    # One answer for every bad name (encoded dots, slashes, backslashes, absolute paths, scope).
-    camera_id, _, filename = name.partition("/")
-    if not CAMERA_ID.match(camera_id) or not SEGMENT_FILE.match(filename):
-        raise missing
-    if not principal.sees_camera(camera_id):
-        raise missing
-    path = _file_under(kernel.settings.data_dir / "recordings" / camera_id, filename)
-    if path is None:
-        raise missing
+    path, filename = _camera_file(kernel, principal, name, "recordings", SEGMENT_FILE, "recording")
     return FileResponse(
         path,
         media_type="video/mp4",
@@ -69,15 +80,7 @@ async def clip_file(
     kernel: KernelDep,
     principal: VideoExport,
 ) -> FileResponse:
-    missing = NotFound("no such clip", code="not_found")
-    camera_id, _, filename = name.partition("/")
-    if not CAMERA_ID.match(camera_id) or not CLIP_FILE.match(filename):
-        raise missing
-    if not principal.sees_camera(camera_id):
-        raise missing
-    path = _file_under(kernel.settings.data_dir / "clips" / camera_id, filename)
-    if path is None:
-        raise missing
+    path, filename = _camera_file(kernel, principal, name, "clips", CLIP_FILE, "clip")
     # The download name is the server's own file name: never anything a client supplied.
     return FileResponse(path, media_type="video/mp4", filename=filename)
 
@@ -88,15 +91,7 @@ async def snapshot_file(
     kernel: KernelDep,
     principal: VideoPlayback,
 ) -> FileResponse:
-    missing = NotFound("no such snapshot", code="not_found")
-    camera_id, _, filename = name.partition("/")
-    if not CAMERA_ID.match(camera_id) or not SNAPSHOT_FILE.match(filename):
-        raise missing
-    if not principal.sees_camera(camera_id):
-        raise missing
-    path = _file_under(kernel.settings.data_dir / "snapshots" / camera_id, filename)
-    if path is None:
-        raise missing
+    path, filename = _camera_file(kernel, principal, name, "snapshots", SNAPSHOT_FILE, "snapshot")
     return FileResponse(
         path,
         media_type="image/jpeg",
