@@ -18,53 +18,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import statistics
 import subprocess
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import av
+from recorded_segments import write_recordings
 
-from heldar.ffmpeg.args import FMP4_MOVFLAGS, SEGMENT_NAME
 from heldar.ffmpeg.binary import find_ffmpeg
 from heldar.playback.clips import export_clip
 from heldar.playback.fmp4 import Fmp4Cache
 from heldar.playback.models import SegmentRef
 
-T0 = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
 TARGET_RATIO = 2.5
-
-
-def write_recordings(
-    directory: Path, files: int, distinct: int, size: str, bitrate: str
-) -> list[SegmentRef]:
-    scratch = directory / ".encode"
-    scratch.mkdir(parents=True)
-    subprocess.run(
-        [
-            find_ffmpeg(),
-            *("-nostdin", "-hide_banner", "-loglevel", "error"),
-            *("-f", "lavfi", "-i", f"testsrc2=size={size}:rate=15", "-t", str(distinct * 2)),
-            *("-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-b:v", bitrate),
-            *("-pix_fmt", "yuv420p"),
-            *("-f", "segment", "-segment_time", "2", "-segment_format", "mp4"),
-            *("-segment_format_options", FMP4_MOVFLAGS, "-reset_timestamps", "1"),
-            str(scratch / "%05d.mp4"),
-        ],
-        check=True,
-    )
-    sources = sorted(scratch.iterdir())
-    segments = []
-    for n in range(files):
-        start = T0 + timedelta(seconds=2 * n)
-        path = directory / f"{start.strftime(SEGMENT_NAME)}.mp4"
-        shutil.copyfile(sources[n % len(sources)], path)
-        segments.append(SegmentRef(path, start, 2.0))
-    shutil.rmtree(scratch)
-    return segments
 
 
 def packets(path: Path) -> int:
