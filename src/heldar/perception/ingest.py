@@ -230,7 +230,12 @@ class IngestWriter:
             ids = await sql.insert_batches(
                 conn,
                 [_batch_row(item, now) for _, item in fresh],
-                [_rows(item) for _, item in fresh],
+                [
+                    sql.BatchDetections(
+                        item.camera_id, item.task_type, item.timestamp, item.detections
+                    )
+                    for _, item in fresh
+                ],
             )
             logged = []
             for _, item in fresh:
@@ -322,20 +327,5 @@ def _batch_row(item: Prepared, now: datetime) -> dict[str, Any]:
     }
 
 
-def _rows(item: Prepared) -> list[dict[str, Any]]:
-    return [
-        {
-            "camera_id": item.camera_id,
-            "task_type": item.task_type,
-            "timestamp": item.timestamp,
-            "label": d.label,
-            "confidence": d.confidence,
-            "x": d.bbox[0],
-            "y": d.bbox[1],
-            "w": d.bbox[2],
-            "h": d.bbox[3],
-            "track_id": d.track_id,
-            "attributes": d.attributes,
-        }
-        for d in item.detections
-    ]
+def _detections(item: Prepared) -> sql.BatchDetections:
+    return sql.BatchDetections(item.camera_id, item.task_type, item.timestamp, item.detections)

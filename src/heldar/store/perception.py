@@ -98,25 +98,49 @@ async def existing_batches(
     return found
 
 
+@dataclass(frozen=True)
+class BatchDetections:
+    """The detections of one batch and what they share (camera, task type, time)."""
+
+    camera_id: str
+    task_type: str
+    timestamp: datetime
+    detections: tuple[Detection, ...]
+
+
 async def insert_batches(
-    conn: AsyncConnection, batches: list[dict[str, Any]], rows: list[list[dict[str, Any]]]
+    conn: AsyncConnection, batches: list[dict[str, Any]], groups: list[BatchDetections]
 ) -> list[int]:
-    """Outbox rows and their detections (`rows[i]` belongs to `batches[i]`) in three statements
-    whatever their number; the caller's transaction makes them atomic. Returns the batch ids."""
+    """Outbox rows and their detections (`groups[i]` belongs to `batches[i]`) in three
+    statements whatever their number; the caller's transaction makes them atomic. Returns the
+    batch ids."""
     if not batches:
         return []
     statement = insert(ingest_batches).returning(ingest_batches.c.id, sort_by_parameter_order=True)
     ids = [int(row.id) for row in await conn.execute(statement, batches)]
     if conn.dialect.name == "sqlite":
-        await _insert_detections_sqlite(conn, ids, rows)
+        await _insert_detections_sqlite(conn, ids, groups)
         return ids
-    flat = [
-        {**row, "batch_id": batch_id}
-        for batch_id, batch_rows in zip(ids, rows, strict=True)
-        for row in batch_rows
+    rows = [
+        {
+            "batch_id": batch_id,
+            "camera_id": group.camera_id,
+            "task_type": group.task_type,
+            "timestamp": group.timestamp,
+            "label": d.label,
+            "confidence": d.confidence,
+            "x": d.bbox[0],
+            "y": d.bbox[1],
+            "w": d.bbox[2],
+            "h": d.bbox[3],
+            "track_id": d.track_id,
+            "attributes": d.attributes,
+        }
+        for batch_id, group in zip(ids, groups, strict=True)
+        for d in group.detections
     ]
-    if flat:
-        await conn.execute(insert(detections), flat)
+    if rows:
+        await conn.execute(insert(detections), rows)
     return ids
 
 
@@ -137,32 +161,20 @@ _DETECTION_COLUMNS = (
 
 
 async def _insert_detections_sqlite(
-    conn: AsyncConnection, ids: list[int], rows: list[list[dict[str, Any]]]
+    conn: AsyncConnection, ids: list[int], groups: list[BatchDetections]
 ) -> None:
     """The hot path of ingest on SQLite: one driver-level executemany with values in their
-    stored form — SQLAlchemy's per-row parameter processing was most of the writer's CPU. The
-    tests read these rows back through the normal column types."""
+    stored form (naive UTC text with microseconds, `json.dumps` text) — SQLAlchemy's per-row
+    parameter processing was most of the writer's CPU. The tests read these rows back through
+    the normal column types."""
     params = []
-    for batch_id, batch_rows in zip(ids, rows, strict=True):
-        for row in batch_rows:
-            stamp = row["timestamp"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-            attributes = json.dumps(row["attributes"]) if row["attributes"] else "{}"
-            params.append(
-                (
-                    batch_id,
-                    row["camera_id"],
-                    row["task_type"],
-                    stamp,
-                    row["label"],
-                    row["confidence"],
-                    row["x"],
-                    row["y"],
-                    row["w"],
-                    row["h"],
-                    row["track_id"],
-                    attributes,
-                )
-            )
+    for batch_id, group in zip(ids, groups, strict=True):
+        stamp = group.timestamp.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        for d in group.detections:
+            x, y, w, h = d.bbox
+            attributes = json.dumps(d.attributes) if d.attributes else "{}"
+            row = (batch_id, group.camera_id, group.task_type, stamp, d.label, d.confidence)
+            params.append((*row, x, y, w, h, d.track_id, attributes))
     await sqlite_insert_many(conn, detections, _DETECTION_COLUMNS, params)
 
 
