@@ -16,7 +16,7 @@ from heldar.clock import Clock
 from heldar.errors import InvalidInput, NotFound
 from heldar.perception.models import AiTask, AiTaskCreate, AiTaskUpdate
 from heldar.store import perception as sql
-from heldar.store.cameras import get_camera
+from heldar.store.cameras import require_camera
 from heldar.store.engine import Store
 
 MAX_TASKS_PER_CAMERA = 32
@@ -32,8 +32,8 @@ class AiTaskBook:
 
     async def list(self, camera_id: str | None = None) -> builtins.list[AiTask]:
         async with self._store.read() as conn:
-            if camera_id is not None and await get_camera(conn, camera_id) is None:
-                raise NotFound(f"camera {camera_id!r} not found", code="camera_not_found")
+            if camera_id is not None:
+                await require_camera(conn, camera_id)
             return await sql.list_tasks(conn, camera_id)
 
     async def get(self, task_id: str) -> AiTask:
@@ -48,8 +48,7 @@ class AiTaskBook:
         now = self._clock.now()
         try:
             async with self._store.write() as conn:
-                if await get_camera(conn, camera_id) is None:
-                    raise NotFound(f"camera {camera_id!r} not found", code="camera_not_found")
+                await require_camera(conn, camera_id)
                 twin = await sql.find_task(conn, camera_id, body.task_type, body.stream_profile)
                 if twin is not None:
                     return twin, False

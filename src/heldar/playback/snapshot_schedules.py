@@ -28,7 +28,7 @@ from heldar.playback.snapshot_models import (
     SnapshotScheduleUpdate,
 )
 from heldar.store import snapshots as sql
-from heldar.store.cameras import get_camera
+from heldar.store.cameras import get_camera, require_camera
 from heldar.store.engine import Store
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,7 @@ class SnapshotScheduler:
 
     async def list(self, camera_id: str) -> list[SnapshotSchedule]:
         async with self._store.read() as conn:
-            if await get_camera(conn, camera_id) is None:
-                raise NotFound(f"camera {camera_id!r} not found", code="camera_not_found")
+            await require_camera(conn, camera_id)
             return await sql.list_schedules(conn, camera_id)
 
     async def get(self, schedule_id: int) -> SnapshotSchedule:
@@ -73,8 +72,7 @@ class SnapshotScheduler:
 
     async def create(self, camera_id: str, body: SnapshotScheduleCreate) -> SnapshotSchedule:
         async with self._store.write() as conn:
-            if await get_camera(conn, camera_id) is None:
-                raise NotFound(f"camera {camera_id!r} not found", code="camera_not_found")
+            await require_camera(conn, camera_id)
             if len(await sql.list_schedules(conn, camera_id)) >= MAX_SCHEDULES_PER_CAMERA:
                 raise InvalidInput(
                     f"a camera has at most {MAX_SCHEDULES_PER_CAMERA} snapshot schedules",
@@ -118,8 +116,7 @@ class SnapshotScheduler:
     ) -> builtins.list[SnapshotOut]:
         """Stored stills of a camera taken in [start, end], newest first."""
         async with self._store.read() as conn:
-            if await get_camera(conn, camera_id) is None:
-                raise NotFound(f"camera {camera_id!r} not found", code="camera_not_found")
+            await require_camera(conn, camera_id)
             rows = await sql.list_snapshots(conn, camera_id, start, end, limit)
         return [
             SnapshotOut(

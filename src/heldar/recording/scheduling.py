@@ -9,7 +9,7 @@ from heldar.errors import InvalidInput, NotFound
 from heldar.recording.models import Schedule, ScheduleCreate, ScheduleUpdate
 from heldar.recording.schedules import minutes
 from heldar.store import recording as sql
-from heldar.store.cameras import get_camera
+from heldar.store.cameras import require_camera
 from heldar.store.engine import Store
 
 MAX_SCHEDULES_PER_CAMERA = 64
@@ -23,8 +23,7 @@ class ScheduleBook:
 
     async def list(self, camera_id: str) -> list[Schedule]:
         async with self._store.read() as conn:
-            if await get_camera(conn, camera_id) is None:
-                raise NotFound(f"camera {camera_id!r} not found", code="camera_not_found")
+            await require_camera(conn, camera_id)
             return await sql.list_schedules(conn, camera_id)
 
     async def get(self, schedule_id: int) -> Schedule:
@@ -36,8 +35,7 @@ class ScheduleBook:
 
     async def create(self, camera_id: str, body: ScheduleCreate) -> Schedule:
         async with self._store.write() as conn:
-            if await get_camera(conn, camera_id) is None:
-                raise NotFound(f"camera {camera_id!r} not found", code="camera_not_found")
+            await require_camera(conn, camera_id)
             if len(await sql.list_schedules(conn, camera_id)) >= MAX_SCHEDULES_PER_CAMERA:
                 raise InvalidInput(
                     f"a camera has at most {MAX_SCHEDULES_PER_CAMERA} schedules",

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from heldar.cameras.models import CameraRecord
-from heldar.errors import Conflict
+from heldar.errors import Conflict, NotFound
 from heldar.store.tables import cameras
 
 
@@ -25,6 +25,14 @@ async def list_cameras(conn: AsyncConnection) -> list[CameraRecord]:
 async def get_camera(conn: AsyncConnection, camera_id: str) -> CameraRecord | None:
     row = (await conn.execute(select(cameras).where(cameras.c.id == camera_id))).first()
     return _record(row) if row is not None else None
+
+
+async def require_camera(conn: AsyncConnection, camera_id: str) -> CameraRecord:
+    """The camera, or 404 `camera_not_found` (what every per-camera collection answers)."""
+    record = await get_camera(conn, camera_id)
+    if record is None:
+        raise NotFound(f"camera {camera_id!r} not found", code="camera_not_found")
+    return record
 
 
 async def insert_camera(conn: AsyncConnection, record: CameraRecord) -> None:

@@ -33,7 +33,7 @@ from heldar.perception.frames import Frame
 from heldar.perception.models import DetectionBatch
 from heldar.store import segments as segment_sql
 from heldar.store import zones as sql
-from heldar.store.cameras import get_camera
+from heldar.store.cameras import get_camera, require_camera
 from heldar.store.engine import Store
 from heldar.zones.engine import ZoneEngine, ZoneEvent
 from heldar.zones.models import Zone, ZoneCreate, ZoneUpdate
@@ -128,8 +128,7 @@ class ZoneService:
 
     async def list(self, camera_id: str) -> builtins.list[Zone]:
         async with self._store.read() as conn:
-            if await get_camera(conn, camera_id) is None:
-                raise NotFound(f"camera {camera_id!r} not found", code="camera_not_found")
+            await require_camera(conn, camera_id)
             return await sql.list_zones(conn, camera_id)
 
     async def get(self, zone_id: int) -> Zone:
@@ -142,8 +141,7 @@ class ZoneService:
     async def create(self, camera_id: str, body: ZoneCreate) -> Zone:
         now = self._clock.now()
         async with self._store.write() as conn:
-            if await get_camera(conn, camera_id) is None:
-                raise NotFound(f"camera {camera_id!r} not found", code="camera_not_found")
+            await require_camera(conn, camera_id)
             if await sql.count_zones(conn, camera_id) >= MAX_ZONES_PER_CAMERA:
                 raise InvalidInput(
                     f"a camera has at most {MAX_ZONES_PER_CAMERA} zones", code="too_many_zones"
