@@ -271,11 +271,11 @@ class ZoneService:
                 self._applied[batch.camera_id] = batch.id
                 if emitted:
                     self._pending.append(_Emitted(batch.camera_id, emitted, batch))
-            if self._pending:
-                self._flush_wanted.set()
             backlog = len(self._pending) >= MAX_PENDING
+            if self._pending and not backlog:
+                self._flush_wanted.set()
         if backlog:
-            await self.flush()  # the flusher fell behind: this batch waits for the store
+            await self.flush()  # this batch waits for the store (the flusher need not wake)
 
     def durable(self) -> int | None:
         """The newest batch id up to which every delivered batch's zone events are stored
