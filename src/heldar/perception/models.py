@@ -75,54 +75,40 @@ def _small_json(value: dict[str, Any], limit: int, what: str) -> dict[str, Any]:
     return value
 
 
+def _config_size(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if value is None else _small_json(value, MAX_CONFIG_BYTES, "config")
+
+
 class AiTaskCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task_type: TaskType = Field(description="Free-form kind of analysis, e.g. `person`, `motion`.")
     enabled: bool = True
     stream_profile: StreamProfile = "sub"
-    fps: float = Field(default=1.0, description="Frames per second wanted (clamped to 0.1..30).")
+    fps: float = Field(
+        default=1.0,
+        allow_inf_nan=False,
+        description="Frames per second wanted (clamped to 0.1..30).",
+    )
     width: int = Field(default=640, description="Frame width wanted (clamped to 160..3840).")
     config: dict[str, Any] = Field(default_factory=dict, description="Opaque to the kernel.")
 
     _fps = field_validator("fps", mode="before")(_clamp_fps)
     _width = field_validator("width", mode="before")(_clamp_width)
-
-    @field_validator("fps")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("fps must be a finite number")
-        return value
-
-    @field_validator("config")
-    @classmethod
-    def _config_size(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return _small_json(value, MAX_CONFIG_BYTES, "config")
+    _config = field_validator("config")(_config_size)
 
 
 class AiTaskUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool | None = None
-    fps: float | None = None
+    fps: float | None = Field(default=None, allow_inf_nan=False)
     width: int | None = None
     config: dict[str, Any] | None = None
 
     _fps = field_validator("fps", mode="before")(_clamp_fps)
     _width = field_validator("width", mode="before")(_clamp_width)
-
-    @field_validator("fps")
-    @classmethod
-    def _finite(cls, value: float | None) -> float | None:
-        if value is not None and not math.isfinite(value):
-            raise ValueError("fps must be a finite number")
-        return value
-
-    @field_validator("config")
-    @classmethod
-    def _config_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        return None if value is None else _small_json(value, MAX_CONFIG_BYTES, "config")
+    _config = field_validator("config")(_config_size)
 
 
 class AiTask(BaseModel):
