@@ -344,6 +344,12 @@ class Settings(BaseSettings):
         default=False,
         description="Offer WebRTC (WHEP) live view through aiortc (~3 % of a core per viewer).",
     )
+    live_webrtc_max_sessions: int = Field(
+        default=16,
+        ge=1,
+        le=256,
+        description="Most WebRTC live sessions at once; further offers get 503.",
+    )
 
     @field_validator("data_dir")
     @classmethod

@@ -7,20 +7,28 @@ import itertools
 import subprocess
 from pathlib import Path
 
+import av
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from heldar.errors import MediaError
 from heldar.ffmpeg.binary import find_ffmpeg
-from heldar.live.fmp4 import FragmentInfo, InitInfo, fragment_info, read_box
+from heldar.live.fmp4 import (
+    AvcConfig,
+    FragmentInfo,
+    InitInfo,
+    fragment_info,
+    fragment_samples,
+    read_box,
+)
 from heldar.live.hls import HlsWindow
 from heldar.live.pull import MOVFLAGS
 
 
-def _fmp4(clip: Path) -> bytes:
+def _fmp4(clip: Path, movflags: str = MOVFLAGS) -> bytes:
     argv = [find_ffmpeg(), "-nostdin", "-loglevel", "error", "-i", str(clip), "-map", "0:v:0"]
-    argv += ["-c", "copy", "-f", "mp4", "-movflags", MOVFLAGS, "pipe:1"]
+    argv += ["-c", "copy", "-f", "mp4", "-movflags", movflags, "pipe:1"]
     return subprocess.run(argv, capture_output=True, check=True, timeout=30).stdout
 
 
@@ -57,6 +65,44 @@ async def test_split_per_frame_fragments_with_keyframes(simcam_clip: Path) -> No
     playlist = window.playlist("?token=t")
     assert '#EXT-X-MAP:URI="init.mp4?token=t"' in playlist
     assert "#EXT-X-MEDIA-SEQUENCE:0" in playlist and "2.m4s?token=t" in playlist
+
+
+@pytest.mark.parametrize("movflags", [MOVFLAGS, "+frag_keyframe+empty_moov+default_base_moof"])
+async def test_fragments_become_decodable_annexb_access_units(
+    simcam_clip: Path, movflags: str
+) -> None:
+    """What WebRTC forwards: every sample, start codes, SPS/PPS before each IDR, so a decoder
+    that joins at any keyframe decodes every frame (one frame per fragment or a GOP per one)."""
+    boxes = await _boxes(_fmp4(simcam_clip, movflags))
+    info = InitInfo.parse(boxes[0][1] + boxes[1][1])
+    config = AvcConfig.parse(info.avcc)
+    assert config.length_size == 4 and len(config.parameter_sets) == 2
+    samples = [
+        sample
+        for (kind, moof), (_, mdat) in itertools.pairwise(boxes)
+        if kind == b"moof"
+        for sample in fragment_samples(moof + mdat)
+    ]
+    assert len(samples) == 60
+    assert [s.decode_time for s in samples[:3]] == [
+        0,
+        info.timescale // 15,
+        2 * info.timescale // 15,
+    ]
+    for start in (0, 15):  # from the first keyframe, and joining at the second one
+        decoder = av.CodecContext.create("h264", "r")
+        frames = []
+        for sample in samples[start:]:
+            unit = config.annexb(sample.data)
+            assert unit.startswith(b"\x00\x00\x00\x01")
+            frames += decoder.decode(av.Packet(unit))
+        frames += decoder.decode(None)
+        assert len(frames) == 60 - start
+        assert {(f.width, f.height) for f in frames} == {(640, 360)}
+    with pytest.raises(MediaError):
+        config.annexb(b"\x00\x00\x01\x00abc")  # a length running past the sample
+    with pytest.raises(MediaError):
+        AvcConfig.parse(info.avcc[:8])
 
 
 async def test_truncated_or_absurd_boxes_are_errors() -> None:

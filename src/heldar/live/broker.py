@@ -3,6 +3,8 @@
 Owns every live pull (one per camera and profile, shared by all viewers) inside its own task
 group, so no pull outlives the kernel; issues and checks live tokens; keeps `live_warm` cameras
 pulling; restarts a camera's pulls when the camera is edited and ends them when it is deleted.
+With `HELDAR_LIVE_WEBRTC` it also owns the WebRTC sessions (`heldar.live.webrtc`, imported then
+only).
 """
 
 from __future__ import annotations
@@ -10,23 +12,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from heldar.auth.service import AuthServices
 from heldar.cameras.registry import CameraRegistry
 from heldar.cameras.vendors import StreamProfile
 from heldar.clock import Clock
-from heldar.errors import Conflict, HeldarError, MediaError, NotFound
+from heldar.errors import ConfigurationError, Conflict, HeldarError, MediaError, NotFound
 from heldar.live.models import LiveStatus, PullStatus
 from heldar.live.pull import Pull
 from heldar.live.snapshot import grab_jpeg, newest_frame_jpeg
-from heldar.live.tokens import LiveTokens
+from heldar.live.tokens import Grant, LiveTokens
 from heldar.live.viewer import Viewer
 from heldar.settings import Settings
 from heldar.supervisor import Service
 
+if TYPE_CHECKING:
+    from heldar.live.webrtc import WebRtcSessions
+
 log = logging.getLogger(__name__)
 
 SNAPSHOT_GRAB_S = 2.0
+WEBRTC_INIT_S = 10.0
 
 
 class LiveUnavailable(HeldarError):
@@ -57,6 +64,19 @@ class LiveBroker:
         self.tokens = LiveTokens(clock, auth, ttl_s=settings.live_token_ttl_s)
         self._pulls: dict[tuple[str, StreamProfile], Pull] = {}
         self._group: asyncio.TaskGroup | None = None
+        self.webrtc: WebRtcSessions | None = None
+        if settings.live_webrtc:
+            try:
+                from heldar.live.webrtc import WebRtcSessions
+            except ImportError as exc:
+                raise ConfigurationError(
+                    "HELDAR_LIVE_WEBRTC=true needs aiortc: install heldar[webrtc] "
+                    f"or turn WebRTC off ({exc})",
+                    code="webrtc_unavailable",
+                ) from exc
+            self.webrtc = WebRtcSessions(
+                self.tokens, max_sessions=settings.live_webrtc_max_sessions
+            )
         cameras.subscribe(self._camera_changed)
 
     def services(self) -> list[Service]:
@@ -66,6 +86,8 @@ class LiveBroker:
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
+                if self.webrtc is not None:
+                    group.create_task(self.webrtc.run(), name="live-webrtc")
                 for record in await self._cameras.list():
                     if record.live_warm and record.enabled:
                         self._acquire(record.id, "sub", warm=True)
@@ -141,6 +163,8 @@ class LiveBroker:
         return pull if pull is not None and not pull.closed else None
 
     async def _camera_changed(self, camera_id: str) -> None:
+        if self.webrtc is not None:
+            self.webrtc.end_camera(camera_id, "the camera was changed")
         for (cam, _), pull in list(self._pulls.items()):
             if cam == camera_id:
                 pull.close()
@@ -150,6 +174,42 @@ class LiveBroker:
             return
         if record.live_warm and record.enabled and self._group is not None:
             self._acquire(camera_id, "sub", warm=True)
+
+    # -- WebRTC ------------------------------------------------------------------------------------
+
+    def _webrtc(self) -> WebRtcSessions:
+        if self.webrtc is None:
+            raise NotFound("WebRTC live view is off (HELDAR_LIVE_WEBRTC)", code="webrtc_disabled")
+        return self.webrtc
+
+    def require_webrtc(self) -> None:
+        self._webrtc()
+
+    async def whep(self, grant: Grant, offer: str) -> tuple[str, str]:
+        """A WebRTC session forwarding the grant's camera and profile: (session id, SDP answer).
+        Waits (≤ `WEBRTC_INIT_S`) for the pull's init segment, to refuse what is not H.264."""
+        sessions = self._webrtc()
+        sessions.check_offer(offer)
+        await self._usable(grant.camera_id)
+        pull = self._acquire(grant.camera_id, grant.profile)
+        pull.holds += 1
+        try:
+            deadline = time.monotonic() + WEBRTC_INIT_S
+            while pull.info is None and not pull.closed and time.monotonic() < deadline:
+                await pull.wait_changed(within_s=deadline - time.monotonic())
+            if pull.info is None:
+                raise LiveUnavailable("the live stream is not ready yet", code="live_starting")
+            if not pull.info.browser_playable:
+                raise Conflict(
+                    f"WebRTC forwards H.264 only; this stream is {pull.info.codec}",
+                    code="live_codec_unsupported",
+                )
+            return await sessions.answer(grant, pull, offer)
+        finally:
+            pull.holds -= 1
+
+    async def whep_delete(self, camera_id: str, session_id: str) -> None:
+        await self._webrtc().delete(camera_id, session_id)
 
     # -- snapshot and status ----------------------------------------------------------------------
 
@@ -181,4 +241,5 @@ class LiveBroker:
             viewers=sum(p.viewers for p in pulls),
             dropped_viewers=sum(p.dropped_viewers for p in pulls),
             bytes_per_s=round(sum(p.bytes_per_s for p in pulls), 1),
+            webrtc_sessions=len(self.webrtc) if self.webrtc is not None else 0,
         )

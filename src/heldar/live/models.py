@@ -15,7 +15,10 @@ class LiveView(BaseModel):
     name: str
     hls_url: str = Field(description="fMP4 HLS playlist (~1 s parts; use hls.js)")
     ws_url: str = Field(description="WebSocket: a JSON `init` message, then fMP4 for MSE")
-    webrtc_url: str | None = Field(description="WHEP base URL; null unless WebRTC is enabled")
+    webrtc_url: str | None = Field(
+        description="WHEP base: POST an SDP offer to `{webrtc_url}/whep?token=…`; "
+        "null unless WebRTC is enabled"
+    )
     token: str = Field(description="short-lived live token, renewed by use and by asking again")
     expires_at: datetime
 
@@ -42,3 +45,4 @@ class LiveStatus(BaseModel):
     viewers: int
     dropped_viewers: int
     bytes_per_s: float
+    webrtc_sessions: int = Field(description="open WebRTC (WHEP) sessions, connecting or connected")

@@ -118,6 +118,8 @@ class Pull:
         self.gop: list[bytes] = []
         self._gop_bytes = 0
         self.viewers: set[Viewer] = set()
+        self.holds = 0
+        """WebRTC sessions still connecting: they want the pull before they have a viewer."""
         self.hls = HlsWindow()
         self._hls_seen = -1e9
         self._last_wanted = clock.monotonic()
@@ -153,7 +155,7 @@ class Pull:
 
     def wanted(self) -> bool:
         now = self._clock.monotonic()
-        if self.warm or self.viewers or now - self._hls_seen < HLS_GRACE_S:
+        if self.warm or self.viewers or self.holds or now - self._hls_seen < HLS_GRACE_S:
             self._last_wanted = now
         return now - self._last_wanted < self._idle_close_s
 

@@ -2,7 +2,9 @@
 
 `GET|POST /api/v1/cameras/{id}/liveview` (video:live, camera scope) issues a live token and the
 URLs that carry it; the media routes are public in `PUBLIC_ROUTES` because each checks that
-token instead (signature, expiry, camera, and that its principal still may watch).
+token instead (signature, expiry, camera, and that its principal still may watch). WHEP
+(`POST /live/{id}/whep`, opt-in WebRTC) checks it on the offer; the session URL it answers with
+is unguessable and ends only that session.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ import re
 import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response, WebSocket
+from fastapi import APIRouter, Path, Query, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from heldar.api.deps import KernelDep, SystemRead, VideoLive, get_kernel, presented_credential
 from heldar.api.routes.cameras import CameraIdPath
 from heldar.app import Kernel
-from heldar.errors import HeldarError, NotFound
+from heldar.errors import HeldarError, NotFound, PayloadTooLarge, UnsupportedMediaType
 from heldar.live.models import LiveStatus, LiveView
 from heldar.live.tokens import RECHECK_S, Grant
 from heldar.live.viewer import Chunk, Viewer
@@ -34,6 +36,14 @@ PART_NAME = re.compile(r"^(0|[1-9][0-9]{0,11})\.m4s$")
 HLS_START_PARTS = 2
 WS_CLOSE_END = 1011
 WS_CLOSE_POLICY = 1008
+MAX_OFFER_BYTES = 64 * 1024
+SESSION_ID = Annotated[str, Path(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class BadSdp(HeldarError):
+    status = 400
+    default_code = "whep_offer_invalid"
+
 
 Token = Annotated[str | None, Query(max_length=256, description="live token from /liveview")]
 
@@ -59,7 +69,7 @@ async def liveview(
         name=record.name,
         hls_url=f"/live/{camera_id}/index.m3u8{query}",
         ws_url=f"/live/{camera_id}/ws{query}",
-        webrtc_url=None,
+        webrtc_url=f"/live/{camera_id}" if kernel.settings.live_webrtc else None,
         token=token,
         expires_at=grant.expires_at,
     )
@@ -190,3 +200,55 @@ async def _end(websocket: WebSocket, code: int, reason: str) -> None:
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):
         await websocket.send_text(json.dumps({"type": "end", "reason": reason}))
         await websocket.close(code, reason=reason[:120])
+
+
+# -- WebRTC (WHEP) --------------------------------------------------------------------------------
+
+
+@media_router.post("/live/{camera_id}/whep", status_code=201, response_class=Response)
+async def whep_offer(camera_id: CameraIdPath, request: Request, token: Token = None) -> Response:
+    """WHEP: an `application/sdp` offer in, 201 with the SDP answer (all candidates, no trickle)
+    and the session's `Location` (DELETE it to hang up). H.264 is forwarded, never re-encoded."""
+    kernel = get_kernel(request)
+    kernel.live.require_webrtc()
+    grant = await kernel.live.tokens.check(token, camera_id)
+    offer = await _sdp_body(request)
+    session_id, answer = await kernel.live.whep(grant, offer)
+    headers = NO_STORE | {"Location": f"/live/{camera_id}/whep/{session_id}"}
+    return Response(answer, status_code=201, media_type="application/sdp", headers=headers)
+
+
+@media_router.delete("/live/{camera_id}/whep/{session_id}", status_code=204)
+async def whep_delete(
+    camera_id: CameraIdPath, session_id: SESSION_ID, request: Request
+) -> Response:
+    """End a WebRTC session; its (unguessable) URL is the only credential needed."""
+    kernel = get_kernel(request)
+    kernel.live.require_webrtc()
+    await kernel.live.whep_delete(camera_id, session_id)
+    return Response(status_code=204, headers=NO_STORE)
+
+
+@media_router.patch("/live/{camera_id}/whep/{session_id}", status_code=405)
+async def whep_trickle(camera_id: CameraIdPath, session_id: SESSION_ID) -> Response:
+    """Trickle ICE is not supported: the answer already carries every candidate."""
+    body = {"error": "whep_trickle_unsupported", "detail": "the answer carries every candidate"}
+    return JSONResponse(body, 405, headers=NO_STORE | {"Allow": "DELETE"})
+
+
+async def _sdp_body(request: Request) -> str:
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if kind != "application/sdp":
+        raise UnsupportedMediaType("send the offer as application/sdp", code="whep_content_type")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_OFFER_BYTES:
+        raise PayloadTooLarge(f"an SDP offer is at most {MAX_OFFER_BYTES} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_OFFER_BYTES:
+            raise PayloadTooLarge(f"an SDP offer is at most {MAX_OFFER_BYTES} bytes")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadSdp("the SDP offer is not UTF-8 text") from exc
