@@ -7,7 +7,13 @@ its one ffmpeg pull's CPU, and the bytes/s the viewers received. Baseline, measu
 run: one bare `ffmpeg -c copy` remux of the same stream to /dev/null (what any live view costs
 at minimum). Prints the per-viewer CPU increment and the ratio to the baseline.
 
+With `--webrtc N` (needs the `webrtc` extra) the kernel also runs with `HELDAR_LIVE_WEBRTC=true`
+and the same is measured for 1 and N WebRTC (WHEP) viewers — aiortc peers in this process, which
+decode what they receive (their CPU is this process's, not the kernel's) — and the kernel CPU per
+added WebRTC viewer is printed next to the WebSocket figure.
+
     .venv/bin/python bench/live_fanout.py [--viewers 1,10,50] [--window 10] [--height 1080]
+                                          [--webrtc 4]
 """
 
 from __future__ import annotations
@@ -75,13 +81,74 @@ async def baseline(url: str, window: float) -> float:
         await proc.wait()
 
 
-async def run(counts: list[int], window: float, height: int) -> None:
+async def webrtc_viewer(
+    http: httpx.AsyncClient, counter: list[int], ready: asyncio.Event, stop: asyncio.Event
+) -> None:
+    """One WHEP viewer of the main stream: counts frames until `stop`, then hangs up."""
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    location = None
+    try:
+        transceiver = pc.addTransceiver("video", direction="recvonly")
+        codecs = RTCRtpReceiver.getCapabilities("video").codecs
+        transceiver.setCodecPreferences([c for c in codecs if c.mimeType == "video/H264"])
+        await pc.setLocalDescription(await pc.createOffer())
+        view = (await http.get("/api/v1/cameras/cam/liveview", params={"profile": "main"})).json()
+        answer = await http.post(
+            f"{view['webrtc_url']}/whep",
+            params={"token": view["token"]},
+            content=pc.localDescription.sdp,
+            headers={"Content-Type": "application/sdp"},
+        )
+        assert answer.status_code == 201, answer.text
+        location = answer.headers["location"]
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.text, type="answer"))
+        track = transceiver.receiver.track
+        await track.recv()
+        ready.set()
+        while not stop.is_set():
+            await track.recv()
+            counter[0] += 1
+    finally:
+        if location is not None:
+            with contextlib.suppress(httpx.HTTPError):
+                await http.delete(location)
+        await pc.close()
+
+
+async def measure_webrtc(
+    http: httpx.AsyncClient, pid: int, n: int, window: float
+) -> tuple[int, float, float, float]:
+    """Like `measure`, for `n` WebRTC viewers; the last figure is frames/s received in all."""
+    stop = asyncio.Event()
+    counter = [0]
+    readies = [asyncio.Event() for _ in range(n)]
+    tasks = [asyncio.create_task(webrtc_viewer(http, counter, r, stop)) for r in readies]
+    try:
+        async with asyncio.timeout(30):
+            await asyncio.gather(*(r.wait() for r in readies))
+        await asyncio.sleep(3)  # past the start-up burst
+        pulls = ffmpeg_children(pid)
+        k0, f0, n0, t0 = cpu_s(pid), sum(map(cpu_s, pulls)), counter[0], time.monotonic()
+        await asyncio.sleep(window)
+        k1, f1, n1, t1 = cpu_s(pid), sum(map(cpu_s, pulls)), counter[0], time.monotonic()
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    span = t1 - t0
+    return n, (k1 - k0) / span, (f1 - f0) / span, (n1 - n0) / span
+
+
+async def run(counts: list[int], window: float, height: int, webrtc: int) -> None:
     cache = Path(tempfile.gettempdir()) / "heldar-bench-clips"
     cache.mkdir(exist_ok=True)
     clip = await ensure_clip(cache, ffmpeg=find_ffmpeg(), height=height, fps=15, seconds=4)
     async with SimCamServer(clip, port=0, streams=1) as camera:
         base_cpu = await baseline(camera.url(1), window)
         env = {"HELDAR_RECORDING_ENABLED": "false", "HELDAR_AI_SAMPLING_ENABLED": "false"}
+        if webrtc:
+            env["HELDAR_LIVE_WEBRTC"] = "true"
         with kernel(env) as base:
             pid = kernel_pid(base)
             assert pid is not None
@@ -97,6 +164,9 @@ async def run(counts: list[int], window: float, height: int) -> None:
                 rows = []
                 for n in counts:
                     rows.append(await measure(http, base, pid, n, window))
+                rtc_rows = []
+                for n in sorted({1, webrtc}) if webrtc else []:
+                    rtc_rows.append(await measure_webrtc(http, pid, n, window))
         one = rows[0]
         for n, kcpu, fcpu, rate in rows:
             print(
@@ -105,12 +175,27 @@ async def run(counts: list[int], window: float, height: int) -> None:
                 " baseline)"
             )
         last = rows[-1]
+        per_viewer = None
         if last[0] > one[0]:
             per_viewer = (last[1] - one[1]) / (last[0] - one[0])
             print(
                 f"per added viewer: {100 * per_viewer:.3f} % of a core "
                 f"({per_viewer / base_cpu:.2f}x the bare remux baseline)"
             )
+        for n, kcpu, fcpu, fps in rtc_rows:
+            print(
+                f"{n:3d} WebRTC viewers: kernel {100 * kcpu:5.2f} %  "
+                f"pull ffmpeg {100 * fcpu:5.2f} %  received {fps:6.1f} frames/s in all"
+            )
+        if len(rtc_rows) == 2:
+            (n1, k1, _, _), (n2, k2, _, _) = rtc_rows
+            rtc_per_viewer = (k2 - k1) / (n2 - n1)
+            line = f"per added WebRTC viewer: {100 * rtc_per_viewer:.3f} % of a core"
+            if per_viewer:
+                line += (
+                    f" (WebSocket: {100 * per_viewer:.3f} %; {rtc_per_viewer / per_viewer:.1f}x)"
+                )
+            print(line)
 
 
 async def measure(
@@ -141,9 +226,10 @@ def main() -> None:
     parser.add_argument("--viewers", default="1,10,50")
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--height", type=int, default=1080)
+    parser.add_argument("--webrtc", type=int, default=0, help="also measure 1 and N WebRTC viewers")
     args = parser.parse_args()
     counts = [int(n) for n in args.viewers.split(",")]
-    asyncio.run(run(counts, args.window, args.height))
+    asyncio.run(run(counts, args.window, args.height, args.webrtc))
 
 
 if __name__ == "__main__":
