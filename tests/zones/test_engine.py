@@ -221,15 +221,23 @@ gaps = st.sampled_from([-3.0, 0.0, 0.5, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 15.0])
 
 
 @st.composite
-def batches(draw: st.DrawFn) -> list[tuple[float, list[Detection]]]:
-    """Batches of three tracks that mostly stay put, sometimes vanish, move or change label."""
-    where = {track: draw(st.sampled_from(STATIONS)) for track in (1, 2, "t")}
+def batches(
+    draw: st.DrawFn, crowd: int = 0, seen_one_in: int = 0
+) -> list[tuple[float, list[Detection]]]:
+    """Batches of three tracks (plus `crowd` more) that mostly stay put, sometimes vanish, move
+    or change label. Each track is missing from a frame one time in five, or, with
+    `seen_one_in`, present only one time in that many (sparse batches over many tracks)."""
+    tracks: list[int | str] = [1, 2, "t", *range(100, 100 + crowd)]
+    where = {track: draw(st.sampled_from(STATIONS)) for track in tracks}
     label = dict.fromkeys(where, "person")
     steps = []
     for _ in range(draw(st.integers(0, 40))):
         batch = []
         for track in where:
-            if draw(st.integers(0, 4)) == 0:
+            if seen_one_in:
+                if draw(st.integers(0, seen_one_in - 1)) != 0:
+                    continue
+            elif draw(st.integers(0, 4)) == 0:
                 continue  # not seen in this frame
             if draw(st.integers(0, 3)) == 0:
                 where[track] = draw(st.sampled_from(STATIONS))
@@ -294,6 +302,17 @@ def fresh(zones: list[Zone], **kw: Any) -> ZoneEngine:
 @settings(max_examples=300, deadline=None)
 @given(zone_sets(), batches())
 def test_the_engine_matches_the_scalar_reference(zones, steps) -> None:
+    stream = timed(steps)
+    engine, ref = fresh(zones), Ref(zones)
+    for moment, batch in stream:
+        assert [flat(e) for e in engine.process("cam", moment, batch)] == ref.process(moment, batch)
+
+
+@settings(max_examples=100, deadline=None)
+@given(zone_sets(), st.one_of(batches(crowd=40), batches(crowd=60, seen_one_in=12)))
+def test_the_engine_matches_the_reference_over_many_tracks(zones, steps) -> None:
+    """Crowds exercise every column layout: one run of slots (views), a dense span with gaps,
+    and scattered slots (gathered and written back)."""
     stream = timed(steps)
     engine, ref = fresh(zones), Ref(zones)
     for moment, batch in stream:

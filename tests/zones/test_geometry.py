@@ -48,7 +48,7 @@ def test_inside_matches_ray_casting_for_every_zone_and_point(polygons, points) -
     for polygon in polygons:  # the boundary is where conventions differ: stay off it
         ring = shapely.Polygon(polygon).exterior
         assume(all(ring.distance(shapely.Point(p)) > 1e-9 for p in points))
-    result = geometry.inside(geometry.compile_polygons(polygons), xs, ys)
+    result = geometry.inside(geometry.compile_polygons(polygons), np.stack((xs, ys)))
     assert result.shape == (len(polygons), len(points))
     for i, polygon in enumerate(polygons):
         for j, (x, y) in enumerate(points):
@@ -57,14 +57,14 @@ def test_inside_matches_ray_casting_for_every_zone_and_point(polygons, points) -
 
 def test_inside_of_nothing_is_an_empty_matrix() -> None:
     polygons = geometry.compile_polygons([[(0, 0), (1, 0), (0, 1)]])
-    assert geometry.inside(polygons, np.zeros(0), np.zeros(0)).shape == (1, 0)
+    assert geometry.inside(polygons, np.zeros((2, 0))).shape == (1, 0)
     empty = geometry.compile_polygons([])
-    assert geometry.inside(empty, np.zeros(3), np.zeros(3)).shape == (0, 3)
+    assert geometry.inside(empty, np.zeros((2, 3))).shape == (0, 3)
 
 
 def test_the_boundary_is_outside() -> None:
     square = geometry.compile_polygons([[(0.2, 0.2), (0.6, 0.2), (0.6, 0.6), (0.2, 0.6)]])
-    result = geometry.inside(square, np.array([0.2, 0.4, 0.4]), np.array([0.4, 0.6, 0.4]))
+    result = geometry.inside(square, np.array([[0.2, 0.4, 0.4], [0.4, 0.6, 0.4]]))
     assert result.tolist() == [[False, False, True]]
 
 
@@ -96,18 +96,15 @@ def test_path_crosses_matches_a_proper_segment_intersection(line, p, q) -> None:
     # Degenerate touches are where conventions differ; keep every endpoint clear of the other.
     assume(min(segment.distance(shapely.Point(p)), segment.distance(shapely.Point(q))) > 1e-6)
     assume(min(path.distance(shapely.Point(a)), path.distance(shapely.Point(b))) > 1e-6)
-    lines = geometry.compile_lines([[a, b]])
-    arr = [np.array([[v]]) for v in (p[0], p[1], q[0], q[1])]
-    crosses = bool(geometry.path_crosses(lines, *arr)[0, 0])
+    line = geometry.compile_lines([[a, b]])[0].tolist()
+    crosses = geometry.path_crosses(line, *p, *q)
     assert crosses == segment.intersects(path)
-    back = bool(geometry.path_crosses(lines, arr[2], arr[3], arr[0], arr[1])[0, 0])
-    assert back == crosses
+    assert geometry.path_crosses(line, *q, *p) == crosses
 
 
 def test_passing_around_the_end_of_a_line_is_no_crossing() -> None:
-    lines = geometry.compile_lines([[(0.2, 0.5), (0.6, 0.5)]])
-    args = [np.array([[v]]) for v in (0.8, 0.2, 0.8, 0.8)]
-    assert not geometry.path_crosses(lines, *args)[0, 0]
+    line = geometry.compile_lines([[(0.2, 0.5), (0.6, 0.5)]])[0].tolist()
+    assert not geometry.path_crosses(line, 0.8, 0.2, 0.8, 0.8)
 
 
 def test_shape_problems_name_the_rule() -> None:

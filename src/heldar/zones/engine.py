@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
+from operator import itemgetter
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -32,6 +33,7 @@ from heldar.zones.state import (
 )
 
 EventType = Literal["enter", "exit", "dwell", "cross_ab", "cross_ba"]
+_EVENT_ORDER = itemgetter(0, 1, 2)  # detection index, zone id, rank
 _SIDE_KIND = np.array([0, 2, 1], dtype=np.intp)  # line kind of side 0, +1, −1 (index −1)
 STATIC_EPSILON = 0.01
 """How far (normalized) an anchor must move before `static_suppression` lets its track enter."""
@@ -77,14 +79,37 @@ class Detection:
 
 @dataclass(frozen=True, slots=True)
 class _Batch:
-    """The tracked, in-order detections of one batch, as arrays."""
+    """The tracked, in-order detections of one batch as columns of the camera's state grids.
 
-    index: list[int]  # position in the caller's list
-    slots: Ints
-    x: Floats
-    y: Floats
+    `cols` selects the grid columns: a slice when the batch's slots are dense (the grids are then
+    updated in place through views), else the slots themselves (gathered, then scattered back).
+    In a slice, a column without a detection has `index` −1 and confidence −inf, so no zone
+    observes it and its state does not move.
+    """
+
+    cols: slice | Ints
+    index: list[int]  # position in the caller's list, per column
+    xy: Floats  # (2, columns): anchor x and y
     confidence: Floats
     label: Ints
+
+    @property
+    def x(self) -> Floats:
+        x: Floats = self.xy[0]
+        return x
+
+    @property
+    def y(self) -> Floats:
+        y: Floats = self.xy[1]
+        return y
+
+    def slot(self, column: int) -> int:
+        cols = self.cols
+        return cols.start + column if isinstance(cols, slice) else int(cols[column])
+
+
+DENSE_SLACK = 16
+"""A batch whose slots span at most twice its size plus this is evaluated over the whole span."""
 
 
 def _seconds(moment: datetime) -> float:
@@ -95,6 +120,35 @@ def _seconds(moment: datetime) -> float:
 
 def _track_key(track_id: TrackId) -> tuple[int, int, str]:
     return (0, track_id, "") if isinstance(track_id, int) else (1, 0, track_id)
+
+
+def _run(slots: Ints) -> slice | None:
+    """The slots as a slice when they are one ascending run (the grids are then views)."""
+    low, high = int(slots[0]), int(slots[-1])
+    if high - low + 1 == len(slots) and (low == high or bool((slots[1:] > slots[:-1]).all())):
+        return slice(low, high + 1)
+    return None
+
+
+def _columns(slots: Ints, index: list[int], xy: Floats, confidence: Floats, label: Ints) -> _Batch:
+    """Lay out a batch whose slots are not one run: spread over their span when they are
+    dense, else gathered by slot."""
+    n = len(slots)
+    low, high = int(slots.min()), int(slots.max())
+    span = high - low + 1
+    if span > 2 * n + DENSE_SLACK:
+        return _Batch(slots, index, xy, confidence, label)
+    at = slots - low
+    wide_xy, wide_label = np.zeros((2, span)), np.zeros(span, dtype=np.intp)
+    wide_confidence, wide_index = np.full(span, -np.inf), np.full(span, -1, dtype=np.intp)
+    wide_xy[:, at], wide_label[at], wide_confidence[at], wide_index[at] = (
+        xy,
+        label,
+        confidence,
+        index,
+    )
+    cols = slice(low, high + 1)
+    return _Batch(cols, wide_index.tolist(), wide_xy, wide_confidence, wide_label)
 
 
 class ZoneEngine:
@@ -156,13 +210,19 @@ class ZoneEngine:
         if batch is None:
             return events
         at = timestamp.astimezone(UTC)
-        lut_polygons, lut_lines = camera.table.luts(self._labels)
+        table = camera.table
+        observed = table.lut(self._labels)[:, batch.label]  # (zone, column): counts for the zone
+        observed &= batch.confidence >= table.min_conf
+        if not observed.any():
+            return events
+        rows = camera.polygons.rows
         found: list[tuple[int, int, int, ZoneEvent]] = []
-        if camera.polygons.rows:
-            self._polygons(camera_id, camera, batch, t, at, lut_polygons, found)
+        if rows:
+            self._polygons(camera_id, camera, batch, t, at, observed[:rows], found)
         if camera.lines.rows:
-            self._lines(camera_id, camera, batch, t, at, lut_lines, found)
-        found.sort(key=lambda item: item[:3])
+            self._lines(camera_id, camera, batch, t, at, observed[rows:], found)
+        if len(found) > 1:
+            found.sort(key=_EVENT_ORDER)
         events.extend(item[3] for item in found)
         return events
 
@@ -212,38 +272,57 @@ class ZoneEngine:
         boxes = np.fromiter(chain.from_iterable([d.bbox for d in detections]), np.float64)
         if boxes.size != 4 * len(tracks):
             raise ValueError("zone engine: every bbox is [x, y, w, h]")
-        boxes = boxes.reshape(-1, 4)
+        xy = geometry.anchors(boxes.reshape(-1, 4))
         confidence = np.array([d.confidence for d in detections], dtype=np.float64)
-        labels = [self._label_ids.get(d.label, -1) for d in detections]
+        label_of = self._label_ids.get
+        labels = [label_of(d.label, -1) for d in detections]
         if -1 in labels:
             labels = [self._label(d.label) for d in detections]
-        ax, ay = geometry.anchors(boxes)
-        keep = np.isfinite(ax) & np.isfinite(ay) & np.isfinite(confidence)
-        known = camera.slots.get
-        found = [known(k, -1) for k in tracks]  # type: ignore[arg-type]
-        if -1 in found or not keep.all():
-            for j, track_id in enumerate(tracks):
-                if not keep[j] or found[j] != -1:
-                    continue
-                if len(camera.slots) >= self.max_tracks:
-                    self.dropped_tracks += 1
-                    keep[j] = False
-                    continue
-                assert track_id is not None
-                found[j] = camera.allocate(track_id, float(ax[j]), float(ay[j]))
-        slots = np.array(found, dtype=np.intp)
-        keep[keep] &= t > camera.last_update[slots[keep]]
-        if not keep.all():
-            if not keep.any():
+        keep: Bools | None = None
+        recent = camera.recent
+        if recent is not None and recent[0] == tracks:  # the same tracks as the last batch
+            _, slots, run = recent
+            if not np.isfinite(xy.sum() + confidence.sum()):  # inf − inf is nan
+                keep = np.isfinite(xy).all(axis=0) & np.isfinite(confidence)
+        else:
+            known = camera.slots.get
+            found = [known(k, -1) for k in tracks]  # type: ignore[arg-type]
+            if -1 in found or not np.isfinite(xy.sum() + confidence.sum()):
+                keep = np.isfinite(xy).all(axis=0) & np.isfinite(confidence)
+                for j, track_id in enumerate(tracks):
+                    if not keep[j] or found[j] != -1:
+                        continue
+                    if len(camera.slots) >= self.max_tracks:
+                        self.dropped_tracks += 1
+                        keep[j] = False
+                        continue
+                    assert track_id is not None
+                    found[j] = camera.allocate(track_id, float(xy[0, j]), float(xy[1, j]))
+            slots = np.array(found, dtype=np.intp)
+            run = _run(slots)
+            if -1 not in found:
+                camera.recent = (tracks, slots, run)
+        if keep is None:
+            fresh = camera.last_update[slots if run is None else run] < t
+        else:  # slots of dropped detections are −1: never read them
+            fresh = keep
+            fresh[keep] = camera.last_update[slots[keep]] < t
+        if not fresh.all():
+            if not fresh.any():
                 return None
-            slots, ax, ay, confidence = slots[keep], ax[keep], ay[keep], confidence[keep]
-            index = np.asarray(index, dtype=np.intp)[keep].tolist()
-            labels = np.asarray(labels)[keep].tolist()
-        camera.last_update[slots] = t
+            slots, xy, confidence = slots[fresh], xy[:, fresh], confidence[fresh]
+            index = np.asarray(index, dtype=np.intp)[fresh].tolist()
+            labels = np.asarray(labels)[fresh].tolist()
+            run = _run(slots)
+        camera.last_update[slots if run is None else run] = t
         camera.expire_after = min(camera.expire_after, t + self.track_timeout_s)
-        moved = np.hypot(ax - camera.first_x[slots], ay - camera.first_y[slots]) > STATIC_EPSILON
-        camera.moved[slots] |= moved
-        return _Batch(list(index), slots, ax, ay, confidence, np.array(labels, dtype=np.intp))
+        if camera.table.any_static:
+            first = np.stack((camera.first_x[slots], camera.first_y[slots]))
+            camera.moved[slots] |= np.hypot(*(xy - first)) > STATIC_EPSILON
+        labels_array = np.array(labels, dtype=np.intp)
+        if run is not None:
+            return _Batch(run, list(index), xy, confidence, labels_array)
+        return _columns(slots, list(index), xy, confidence, labels_array)
 
     def _polygons(
         self,
@@ -252,64 +331,63 @@ class ZoneEngine:
         b: _Batch,
         t: float,
         at: datetime,
-        lut: Bools,
+        observed: Bools,
         found: list[tuple[int, int, int, ZoneEvent]],
     ) -> None:
-        table, g, s = camera.table, camera.polygons, b.slots
-        observed = lut[:, b.label] & (b.confidence >= table.p_min_conf)
-        if not observed.any():
-            return
-        inside = geometry.inside(table.polygons, b.x, b.y) & observed
-        floats, ints = g.f[:, :, s], g.i[:, :, s]
+        table, g = camera.table, camera.polygons
+        inside = geometry.inside(table.polygons, b.xy, observed)
+        floats, ints = g.f[:, :, b.cols], g.i[:, :, b.cols]  # views when cols is a slice
         since, last_inside, last_seen = floats
         code, dwelt, label = ints
-        kind = observed + inside.astype(np.intp)  # 0 unobserved, 1 outside, 2 inside
+        kind = np.add(inside, observed, dtype=np.intp)  # 0 unobserved, 1 outside, 2 inside
         if table.any_static:
-            kind += inside & table.p_static & ~camera.moved[s]  # 3: held, never moved
-        flat = table.p_machine.index(code, kind)
-        new_code = table.p_machine.next.take(flat)
-        enter, exit_, start = (flags.take(flat) for flags in table.p_machine.flags)
-        exit_seconds = last_inside - since if exit_.any() else None
-
-        new_since = np.where(start, t, since)
-        new_label = np.where(enter, b.label, label)
-        new_dwelt = (dwelt != 0) & ~enter
-        dwell = None
+            kind += inside & table.p_static & ~camera.moved[b.cols]  # 3: held, never moved
+        m = table.p_machine
+        flat = m.index(code, kind)
+        enter, exit_, start = (flags.take(flat) for flags in m.flags)
+        code[...] = m.next.take(flat)
+        exits = exit_.any()
+        exit_seconds = last_inside - since if exits else None
+        enters = enter.any()
+        if enters:
+            np.copyto(label, b.label, where=enter)
+            np.copyto(dwelt, 0, where=enter)
+        np.copyto(since, t, where=start)
+        np.copyto(last_inside, t, where=inside)
+        np.copyto(last_seen, t, where=observed)
+        dwell = dwell_seconds = None
         if table.any_dwell:
-            dwell = inside & (new_code >= table.p_inside) & ~new_dwelt & (table.p_dwell > 0)
-            dwell &= t - new_since >= table.p_dwell
-            new_dwelt |= dwell
-        floats[0] = new_since
-        last_inside[inside] = t
-        last_seen[observed] = t
-        ints[0], ints[1], ints[2] = new_code, new_dwelt, new_label
-        g.f[:, :, s], g.i[:, :, s] = floats, ints
-
-        any_event = enter | exit_ if dwell is None else enter | exit_ | dwell
-        if not any_event.any():
+            dwell = inside & (code >= table.p_inside)
+            dwell &= dwelt == 0
+            in_visit = t - since
+            dwell &= in_visit >= table.p_dwell_after
+            if dwell.any():
+                np.copyto(dwelt, 1, where=dwell)
+                dwell_seconds = in_visit
+            else:
+                dwell = None
+        if not isinstance(b.cols, slice):
+            g.f[:, :, b.cols], g.i[:, :, b.cols] = floats, ints
+        if not (enters or exits or dwell is not None):
             return
-        dwell_seconds = None if dwell is None else t - new_since
         masks: tuple[tuple[int, EventType, Bools | None, Floats | None], ...] = (
-            (0, "enter", enter, None),
+            (0, "enter", enter if enters else None, None),
             (1, "dwell", dwell, dwell_seconds),
-            (2, "exit", exit_, exit_seconds),
+            (2, "exit", exit_ if exits else None, exit_seconds),
         )
         for rank, event_type, mask, seconds in masks:
             if mask is None:
                 continue
-            for z, j in zip(*np.nonzero(mask), strict=True):
+            rows, columns = np.nonzero(mask)
+            labels = label[rows, columns].tolist()
+            spans = [None] * len(labels) if seconds is None else seconds[rows, columns].tolist()
+            for z, j, label_id, span in zip(
+                rows.tolist(), columns.tolist(), labels, spans, strict=True
+            ):
+                zone_id = table.polygon_ids[z]
                 found.append(
                     self._event(
-                        camera_id,
-                        camera,
-                        table.polygon_ids[z],
-                        event_type,
-                        int(s[j]),
-                        int(new_label[z, j]),
-                        at,
-                        None if seconds is None else seconds[z, j],
-                        b.index[j],
-                        rank,
+                        camera_id, camera, zone_id, event_type, b, j, label_id, at, span, rank
                     )
                 )
 
@@ -319,17 +397,19 @@ class ZoneEngine:
         camera: CameraState,
         zone_id: int,
         kind: EventType,
-        slot: int,
+        b: _Batch,
+        column: int,
         label: int,
         at: datetime,
         seconds: float | None,
-        index: int,
         rank: int,
     ) -> tuple[int, int, int, ZoneEvent]:
-        track_id = camera.ids[slot]
+        track_id = camera.ids[b.slot(column)]
         assert track_id is not None
-        dwell = None if seconds is None else float(seconds)
-        event = ZoneEvent(camera_id, zone_id, kind, track_id, self._labels[label], at, dwell, index)
+        index = b.index[column]
+        event = ZoneEvent(
+            camera_id, zone_id, kind, track_id, self._labels[label], at, seconds, index
+        )
         return (index, zone_id, rank, event)
 
     def _lines(
@@ -339,52 +419,44 @@ class ZoneEngine:
         b: _Batch,
         t: float,
         at: datetime,
-        lut: Bools,
+        observed: Bools,
         found: list[tuple[int, int, int, ZoneEvent]],
     ) -> None:
-        table, g, s = camera.table, camera.lines, b.slots
-        observed = lut[:, b.label] & (b.confidence >= table.l_min_conf)
-        if not observed.any():
-            return
-        now_side = geometry.side(table.lines, b.x, b.y)
-        kind = _SIDE_KIND[now_side] * observed  # 0 unobserved or on the line, 1 side −1, 2 side +1
-        floats, ints = g.f[:, :, s], g.i[:, :, s]
+        table, g = camera.table, camera.lines
+        cross = table.l_dx * (b.y - table.l_y0)  # `geometry.cross`: its sign is the side
+        cross -= table.l_dy * (b.x - table.l_x0)
+        kind = _SIDE_KIND.take(np.sign(cross).astype(np.intp))  # 0 on the line, 1 −1, 2 +1
+        kind *= observed  # 0 unobserved
+        floats, ints = g.f[:, :, b.cols], g.i[:, :, b.cols]  # views when cols is a slice
         ref_x, ref_y, last_seen = floats
         code, crosses = ints
-        flat = table.l_machine.index(code, kind)
-        settle, first, flip = (flags.take(flat) for flags in table.l_machine.flags)
-        new_crosses = crosses != 0
+        m = table.l_machine
+        flat = m.index(code, kind)
+        settle, first, flip = (flags.take(flat) for flags in m.flags)
+        code[...] = m.next.take(flat)
         if first.any():  # only the first observation on the other side needs the path test
-            z, j = np.nonzero(first)
-            column = (ref_x[z, j], ref_y[z, j], b.x[j], b.y[j])
-            path = geometry.path_crosses(table.lines[z], *(v[:, None] for v in column))
-            new_crosses[z, j] = path[:, 0]
-        emit = flip & new_crosses
-        if emit.any():
-            emit &= (table.l_direction == 0) | (table.l_direction == now_side)
-
-        ints[0] = table.l_machine.next.take(flat)
-        ints[1] = new_crosses & ~settle
-        floats[0] = np.where(settle, b.x, ref_x)
-        floats[1] = np.where(settle, b.y, ref_y)
-        last_seen[observed] = t
-        g.f[:, :, s], g.i[:, :, s] = floats, ints
-
-        for z, j in zip(*np.nonzero(emit), strict=True):
-            crossing: EventType = "cross_ab" if now_side[z, j] > 0 else "cross_ba"
+            for z, j in zip(*(v.tolist() for v in np.nonzero(first)), strict=True):
+                segment = table.l_segments[z]
+                path = (float(ref_x[z, j]), float(ref_y[z, j]), float(b.x[j]), float(b.y[j]))
+                crosses[z, j] = geometry.path_crosses(segment, *path)
+        emit = flip & (crosses != 0) if flip.any() else None
+        np.copyto(crosses, 0, where=settle)
+        np.copyto(ref_x, b.x, where=settle)
+        np.copyto(ref_y, b.y, where=settle)
+        np.copyto(last_seen, t, where=observed)
+        if not isinstance(b.cols, slice):
+            g.f[:, :, b.cols], g.i[:, :, b.cols] = floats, ints
+        if emit is None or not emit.any():
+            return
+        for z, j in zip(*(v.tolist() for v in np.nonzero(emit)), strict=True):
+            side = 1 if cross[z, j] > 0 else -1
+            if table.l_direction[z] not in (0, side):
+                continue
+            crossing: EventType = "cross_ab" if side > 0 else "cross_ba"
+            label_id = int(b.label[j])
+            zone_id = table.line_ids[z]
             found.append(
-                self._event(
-                    camera_id,
-                    camera,
-                    table.line_ids[z],
-                    crossing,
-                    int(s[j]),
-                    int(b.label[j]),
-                    at,
-                    None,
-                    b.index[j],
-                    3,
-                )
+                self._event(camera_id, camera, zone_id, crossing, b, j, label_id, at, None, 3)
             )
 
     def _expire(self, camera_id: str, camera: CameraState, now: float) -> list[ZoneEvent]:

@@ -32,17 +32,23 @@ class ShapeProblem:
     reason: str
 
 
-def anchors(boxes: Floats) -> tuple[Floats, Floats]:
-    """Bottom-centre `(x + w/2, y + h)` of each `[x, y, w, h]` row: where an object stands."""
-    return boxes[:, 0] + boxes[:, 2] / 2.0, boxes[:, 1] + boxes[:, 3]
+_ANCHOR = np.array([[0.5], [1.0]])
+
+
+def anchors(boxes: Floats) -> Floats:
+    """Bottom-centre `(x + w/2, y + h)` of each `[x, y, w, h]` row, as a `(2, boxes)` array of
+    x and y: where an object stands."""
+    xy: Floats = boxes[:, :2].T + boxes[:, 2:].T * _ANCHOR
+    return xy
 
 
 @dataclass(frozen=True, slots=True)
 class PolygonSet:
-    """Prepared shapely polygons with their bounding boxes as `(zones, 1)` columns."""
+    """Prepared shapely polygons with their bounding boxes as `(2, zones, 1)` x/y columns."""
 
     geoms: NDArray[Any]
-    bounds: tuple[Floats, Floats, Floats, Floats]  # min x, min y, max x, max y
+    low: Floats  # [min x, min y]
+    high: Floats  # [max x, max y]
 
     def __len__(self) -> int:
         return len(self.geoms)
@@ -55,23 +61,30 @@ def compile_polygons(polygons: Sequence[Sequence[Point]]) -> PolygonSet:
         geoms[i] = shapely.Polygon(points)
     shapely.prepare(geoms)
     box = shapely.bounds(geoms).reshape(-1, 4)
-    return PolygonSet(geoms, (box[:, 0:1], box[:, 1:2], box[:, 2:3], box[:, 3:4]))
+    return PolygonSet(geoms, box[:, :2].T[:, :, None].copy(), box[:, 2:].T[:, :, None].copy())
 
 
-def inside(polygons: PolygonSet, x: Floats, y: Floats) -> NDArray[np.bool_]:
-    """`(zones, points)` matrix: is point j strictly inside polygon i (the boundary is outside).
+def inside(
+    polygons: PolygonSet, xy: Floats, among: NDArray[np.bool_] | None = None
+) -> NDArray[np.bool_]:
+    """`(zones, points)` matrix: is point j of `xy` (`(2, points)`: x and y) strictly inside
+    polygon i (the boundary is outside).
 
     A bounding-box test first (strict, like the polygon test), then one shapely `contains_xy`
-    over the candidate (zone, point) pairs only.
+    over the candidate (zone, point) pairs only; `among`, a `(zones, points)` mask, limits the
+    pairs worth testing (elsewhere the answer is False).
     """
-    result = np.zeros((len(polygons), len(x)), dtype=bool)
+    result = np.zeros((len(polygons), xy.shape[1]), dtype=bool)
     if result.size == 0:
         return result
-    min_x, min_y, max_x, max_y = polygons.bounds
-    candidates = (x > min_x) & (x < max_x) & (y > min_y) & (y < max_y)
+    points = xy[:, None, :]
+    within = (points > polygons.low) & (points < polygons.high)
+    candidates = np.logical_and(within[0], within[1], out=within[0])
+    if among is not None:
+        candidates &= among
     z, j = np.nonzero(candidates)
     if len(z):
-        result[z, j] = shapely.contains_xy(polygons.geoms[z], x[j], y[j])
+        result[z, j] = shapely.contains_xy(polygons.geoms[z], xy[0, j], xy[1, j])
     return result
 
 
@@ -83,31 +96,36 @@ def compile_lines(lines: Sequence[Sequence[Point]]) -> Floats:
     return out
 
 
+def cross(lines: Floats, x: Floats, y: Floats) -> Floats:
+    """`(lines, points)` values of `(p1 − p0) × (p − p0)`; their sign is `side`."""
+    x0, y0, x1, y1 = (lines[:, k : k + 1] for k in range(4))
+    out: Floats = (x1 - x0) * (y[None, :] - y0)
+    out -= (y1 - y0) * (x[None, :] - x0)
+    return out
+
+
 def side(lines: Floats, x: Floats, y: Floats) -> NDArray[np.int8]:
     """`(lines, points)` sign of `(p1 − p0) × (p − p0)`: +1 right of p0→p1 on the image, −1 left.
 
     Crossing from −1 to +1 is a→b: for a line drawn left to right, moving down the image.
     """
-    x0, y0, x1, y1 = (lines[:, k : k + 1] for k in range(4))
-    cross = (x1 - x0) * (y[None, :] - y0) - (y1 - y0) * (x[None, :] - x0)
-    return np.sign(cross).astype(np.int8)
+    return np.sign(cross(lines, x, y)).astype(np.int8)
 
 
-def path_crosses(
-    lines: Floats, px: Floats, py: Floats, qx: Floats, qy: Floats
-) -> NDArray[np.bool_]:
-    """Does the path p → q cross segment i? All point arrays are `(lines, points)`.
+def path_crosses(line: Sequence[float], px: float, py: float, qx: float, qy: float) -> bool:
+    """Does the path p → q cross the segment `line` (`x0, y0, x1, y1`)?
 
     True when p and q lie strictly on opposite sides of the line and the segment's endpoints are not
-    strictly on the same side of the path, so the intersection lies on the segment itself.
+    strictly on the same side of the path, so the intersection lies on the segment itself. Scalar:
+    only a track's first observation on the other side of a line asks it.
     """
-    x0, y0, x1, y1 = (lines[:, k : k + 1] for k in range(4))
+    x0, y0, x1, y1 = line
     sp = (x1 - x0) * (py - y0) - (y1 - y0) * (px - x0)
     sq = (x1 - x0) * (qy - y0) - (y1 - y0) * (qx - x0)
     oa = (qx - px) * (y0 - py) - (qy - py) * (x0 - px)
     ob = (qx - px) * (y1 - py) - (qy - py) * (x1 - px)
-    crosses: NDArray[np.bool_] = (np.sign(sp) * np.sign(sq) < 0) & (np.sign(oa) * np.sign(ob) <= 0)
-    return crosses
+    opposite = (sp > 0 and sq < 0) or (sp < 0 and sq > 0)
+    return opposite and not ((oa > 0 and ob > 0) or (oa < 0 and ob < 0))
 
 
 def shape_problem(points: Sequence[Point], *, line: bool) -> ShapeProblem | None:

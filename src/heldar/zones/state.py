@@ -88,6 +88,9 @@ class ZoneTable:
         self.p_min_conf = np.array([z.config.min_confidence for z in polys], dtype=np.float64)
         self.p_min_conf = self.p_min_conf[:, None]
         self.p_dwell = np.array([z.dwell_seconds for z in polys], dtype=np.float64)[:, None]
+        # Seconds inside before a dwell, +inf for zones without one: `t - since >= p_dwell_after`
+        # is then the whole dwell test (never true where dwell is off).
+        self.p_dwell_after = np.where(self.p_dwell > 0, self.p_dwell, np.inf)
         self.p_static = np.array([z.config.static_suppression for z in polys], dtype=bool)
         self.p_static = self.p_static[:, None]
         self.any_static = bool(self.p_static.any())
@@ -98,16 +101,22 @@ class ZoneTable:
         self.l_machine = machine.compile_lines(self.l_confirm)
         self.l_min_conf = np.array([z.config.min_confidence for z in lines], dtype=np.float64)
         self.l_min_conf = self.l_min_conf[:, None]
-        directions = [DIRECTIONS[z.config.direction] for z in lines]
-        self.l_direction = np.array(directions, dtype=np.intp)[:, None]
-        self._labels = [frozenset(z.labels) for z in polys], [frozenset(z.labels) for z in lines]
-        self._luts = (np.zeros((len(polys), 0), bool), np.zeros((len(lines), 0), bool))
+        self.l_direction = [DIRECTIONS[z.config.direction] for z in lines]  # 0 any, ±1 that side
+        self.l_segments: list[list[float]] = self.lines.tolist()
+        self.l_x0, self.l_y0, x1, y1 = (self.lines[:, k : k + 1] for k in range(4))
+        self.l_dx, self.l_dy = x1 - self.l_x0, y1 - self.l_y0
+        # Both families stacked (polygon rows, then line rows), so one batch tests labels and
+        # confidence for every zone at once.
+        self.min_conf = np.concatenate((self.p_min_conf, self.l_min_conf))
+        self._labels = [frozenset(z.labels) for z in (*polys, *lines)]
+        self._lut = np.zeros((len(self._labels), 0), bool)
 
-    def luts(self, names: list[str]) -> tuple[Bools, Bools]:
-        """`(zones, label id)` masks of the labels each zone reacts to, grown as labels appear."""
-        if self._luts[0].shape[1] < len(names) or self._luts[1].shape[1] < len(names):
-            self._luts = (_lut(self._labels[0], names), _lut(self._labels[1], names))
-        return self._luts
+    def lut(self, names: list[str]) -> Bools:
+        """`(zones, label id)` mask of the labels each zone (polygons, then lines) reacts to,
+        grown as labels appear."""
+        if self._lut.shape[1] < len(names):
+            self._lut = _lut(self._labels, names)
+        return self._lut
 
 
 class CameraState:
@@ -125,6 +134,9 @@ class CameraState:
         self.first_y = np.zeros(0)
         self.moved = np.zeros(0, dtype=bool)
         self.polygons = Grid(POLYGON_FIELDS, len(table.polygon_ids), 0)
+        self.recent: tuple[list[TrackId | None], Ints, slice | None] | None = None
+        """The last batch's tracks, their slots and, if one ascending run, that slice: the next
+        batch of the same tracks skips the lookups. Cleared when slots are released."""
         self.lines = Grid(LINE_FIELDS, len(table.line_ids), 0)
 
     @property
@@ -152,6 +164,7 @@ class CameraState:
         return slot
 
     def release(self, slots: Ints) -> None:
+        self.recent = None
         for slot in slots.tolist():
             track_id = self.ids[slot]
             if track_id is not None:
