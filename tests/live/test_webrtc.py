@@ -258,6 +258,7 @@ async def test_bad_offers_are_4xx_with_a_code(
         (SDP, b"\xff\xfe not text", 400, "whep_offer_invalid"),
         (SDP, b"hello", 400, "whep_offer_invalid"),
         (SDP, offer.replace("m=video", "m=audio").encode(), 400, "whep_offer_invalid"),
+        (SDP, (offer + "a=fmtp:31 x\r\n").encode(), 400, "whep_offer_invalid"),
         (SDP, offer.replace("H264", "VP8").encode(), 400, "whep_offer_no_h264"),
     ):
         refused = await anon_client.post(

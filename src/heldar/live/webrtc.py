@@ -46,7 +46,7 @@ CONNECT_S = 30.0
 NEGOTIATE_S = 10.0
 """Bound on applying the offer and gathering our (host-only) ICE candidates."""
 MAX_MEDIA_SECTIONS = 8
-_SDP_ERRORS = (ValueError, LookupError, AssertionError, TypeError, AttributeError)
+_SDP_ERRORS = (ValueError, LookupError, AssertionError, TypeError, AttributeError, StopIteration)
 
 
 class BadOffer(HeldarError):

@@ -205,7 +205,16 @@ async def _end(websocket: WebSocket, code: int, reason: str) -> None:
 # -- WebRTC (WHEP) --------------------------------------------------------------------------------
 
 
-@media_router.post("/live/{camera_id}/whep", status_code=201, response_class=Response)
+_SDP_BODY = {"content": {"application/sdp": {"schema": {"type": "string"}}}}
+
+
+@media_router.post(
+    "/live/{camera_id}/whep",
+    status_code=201,
+    response_class=Response,
+    openapi_extra={"requestBody": {"required": True, **_SDP_BODY}},
+    responses={201: {"description": "the SDP answer", **_SDP_BODY}},
+)
 async def whep_offer(camera_id: CameraIdPath, request: Request, token: Token = None) -> Response:
     """WHEP: an `application/sdp` offer in, 201 with the SDP answer (all candidates, no trickle)
     and the session's `Location` (DELETE it to hang up). H.264 is forwarded, never re-encoded."""
