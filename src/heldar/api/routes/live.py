@@ -37,7 +37,7 @@ HLS_START_PARTS = 2
 WS_CLOSE_END = 1011
 WS_CLOSE_POLICY = 1008
 MAX_OFFER_BYTES = 64 * 1024
-SESSION_ID = Annotated[str, Path(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+SessionIdPath = Annotated[str, Path(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class BadSdp(HeldarError):
@@ -229,7 +229,7 @@ async def whep_offer(camera_id: CameraIdPath, request: Request, token: Token = N
 
 @media_router.delete("/live/{camera_id}/whep/{session_id}", status_code=204)
 async def whep_delete(
-    camera_id: CameraIdPath, session_id: SESSION_ID, request: Request
+    camera_id: CameraIdPath, session_id: SessionIdPath, request: Request
 ) -> Response:
     """End a WebRTC session; its (unguessable) URL is the only credential needed."""
     kernel = get_kernel(request)
@@ -239,7 +239,7 @@ async def whep_delete(
 
 
 @media_router.patch("/live/{camera_id}/whep/{session_id}", status_code=405)
-async def whep_trickle(camera_id: CameraIdPath, session_id: SESSION_ID) -> Response:
+async def whep_trickle(camera_id: CameraIdPath, session_id: SessionIdPath) -> Response:
     """Trickle ICE is not supported: the answer already carries every candidate."""
     body = {"error": "whep_trickle_unsupported", "detail": "the answer carries every candidate"}
     return JSONResponse(body, 405, headers=NO_STORE | {"Allow": "DELETE"})
