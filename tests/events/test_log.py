@@ -16,8 +16,8 @@ async def test_outbox_runs_inside_the_transaction_and_listeners_after_commit(
     seen_in_txn: list[int] = []
     heard: list[Event] = []
 
-    async def outbox(conn: AsyncConnection, event: Event) -> None:
-        seen_in_txn.append(event.id)
+    async def outbox(conn: AsyncConnection, events: list[Event]) -> None:
+        seen_in_txn.extend(event.id for event in events)
 
     event_log.add_outbox(outbox)
     event_log.subscribe(heard.append)

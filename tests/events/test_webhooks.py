@@ -18,7 +18,12 @@ from pydantic import SecretStr
 from heldar.events.log import EventLog
 from heldar.events.models import WebhookCreate
 from heldar.events.targets import TargetPolicy
-from heldar.events.webhooks import DispatchOptions, WebhookDispatcher, Webhooks
+from heldar.events.webhooks import (
+    ENABLED_CACHE_S,
+    DispatchOptions,
+    WebhookDispatcher,
+    Webhooks,
+)
 from heldar.secretbox import SecretBox
 from heldar.store import webhooks as sql
 from heldar.store.engine import Store
@@ -271,3 +276,31 @@ async def test_test_delivery_is_sent_once_and_recorded(rig: Rig) -> None:
     assert request.headers["x-heldar-delivery"] == str(result.delivery_id)
     [delivery] = await rig.webhooks.deliveries(hook, status=None, before_id=None, limit=10)
     assert (delivery.status, delivery.event_id, delivery.attempts) == ("failed", None, 1)
+
+
+async def test_the_enabled_webhooks_are_reread_after_a_change_or_after_a_while(rig: Rig) -> None:
+    """The outbox reads the enabled webhooks once per transaction and trusts that read for
+    `ENABLED_CACHE_S`; a change through this kernel applies at once, and an event no webhook
+    wants does not wake the dispatcher."""
+    offline = await rig.events.append("camera_offline", severity="warning")
+    event = (await rig.events.list(limit=1))[0]
+    assert event.id == offline
+    assert not rig.webhooks.may_want(event)  # read with the append: nobody wants anything
+    hook = await _hook(rig, event_types=["camera_offline"])
+    assert rig.webhooks.may_want(event)  # a change here: not known until read again
+    await rig.events.append("camera_offline", severity="warning")
+    trigger = await rig.events.append("trigger", severity="warning")
+    assert rig.webhooks.may_want(event)
+    assert not rig.webhooks.may_want((await rig.events.list(limit=1))[0])  # the trigger
+    async with rig.store.write() as conn:  # another node disables it
+        await sql.update_webhook(conn, hook, {"enabled": False})
+    await rig.events.append("camera_offline", severity="warning")
+    async with rig.store.read() as conn:
+        assert await sql.pending_count(conn) == 2  # not yet seen here: queued (it would wait)
+    rig.clock.advance(ENABLED_CACHE_S)
+    assert rig.webhooks.may_want(event)  # stale: assume it may
+    await rig.events.append("camera_offline", severity="warning")
+    async with rig.store.read() as conn:
+        assert await sql.pending_count(conn) == 2
+    assert not rig.webhooks.may_want(event)
+    assert trigger > offline

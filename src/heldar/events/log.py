@@ -42,7 +42,7 @@ class EventDraft:
     timestamp: datetime | None = None
 
 
-OutboxWriter = Callable[[AsyncConnection, Event], Awaitable[None]]
+OutboxWriter = Callable[[AsyncConnection, list[Event]], Awaitable[None]]
 
 
 def redacted(value: Any) -> Any:
@@ -69,7 +69,8 @@ class EventLog:
         self._listeners.append(listener)
 
     def add_outbox(self, writer: OutboxWriter) -> None:
-        """Run `writer(conn, event)` in the transaction that stores each event."""
+        """Run `writer(conn, events)` in the transaction that stores those events (once per
+        append, with every event it stored)."""
         self._outboxes.append(writer)
 
     async def append(
@@ -119,7 +120,7 @@ class EventLog:
             payload=safe,
         )
         for writer in self._outboxes:
-            await writer(conn, event)
+            await writer(conn, [event])
         return event
 
     async def append_many_in(
@@ -140,9 +141,9 @@ class EventLog:
         ]
         ids = await sql.insert_events(conn, rows)
         made = [Event(id=event_id, **row) for event_id, row in zip(ids, rows, strict=True)]
-        for event in made:
+        if made:
             for writer in self._outboxes:
-                await writer(conn, event)
+                await writer(conn, made)
         return made
 
     def committed(self, events: Iterable[Event]) -> None:

@@ -54,6 +54,9 @@ SEAL_CONTEXT = "webhook"
 KEEP_FINISHED = timedelta(days=7)
 PRUNE_EVERY_S = 3600.0
 IDLE_POLL_S = 5.0  # rows another node wrote reach this one's dispatcher within this long
+ENABLED_CACHE_S = 5.0
+"""How long the outbox writer trusts its read of the enabled webhooks (changes made through
+this kernel apply at once; another node's within this time)."""
 CREATE_RESOLVE_TIMEOUT_S = 2.0
 
 
@@ -103,6 +106,9 @@ class Webhooks:
         self.policy = policy
         self.options = options
         self.outcomes: Counter[str] = Counter()  # delivered | retry | failed, for metrics
+        self._enabled: tuple[float, builtins.list[WebhookRecord]] | None = None
+        """The enabled webhooks as last read (monotonic time, records): the outbox writer reads
+        them at most every `ENABLED_CACHE_S`, and at once after a change made here."""
 
     # -- subscriptions ---------------------------------------------------------------------------
 
@@ -140,6 +146,7 @@ class Webhooks:
             webhook_id = await sql.insert_webhook(conn, values)
             record = await sql.get_webhook(conn, webhook_id)
         assert record is not None
+        self._enabled = None
         log.info("webhook %d created (%s, host %s)", webhook_id, record.name, _host(url))
         return Webhook.of(record)
 
@@ -164,6 +171,7 @@ class Webhooks:
                 await sql.update_webhook(conn, webhook_id, values)
             record = await sql.get_webhook(conn, webhook_id)
         assert record is not None
+        self._enabled = None
         log.info("webhook %d updated (%s)", webhook_id, ", ".join(sorted(given)) or "nothing")
         return Webhook.of(record)
 
@@ -171,6 +179,7 @@ class Webhooks:
         async with self._store.write() as conn:
             if not await sql.delete_webhook(conn, webhook_id):
                 raise NotFound(f"webhook {webhook_id} not found", code="webhook_not_found")
+        self._enabled = None
         log.info("webhook %d deleted with its outbox", webhook_id)
 
     async def deliveries(
@@ -192,16 +201,31 @@ class Webhooks:
 
     # -- the outbox ------------------------------------------------------------------------------
 
-    async def enqueue(self, conn: AsyncConnection, event: Event) -> None:
-        """`EventLog` outbox writer: one pending delivery per enabled webhook wanting `event`."""
-        wanted = [w for w in await sql.list_webhooks(conn, enabled_only=True) if w.wants(event)]
-        if not wanted:
+    async def _enabled_hooks(self, conn: AsyncConnection) -> builtins.list[WebhookRecord]:
+        now = self._clock.monotonic()
+        if self._enabled is None or now - self._enabled[0] >= ENABLED_CACHE_S:
+            self._enabled = (now, await sql.list_webhooks(conn, enabled_only=True))
+        return self._enabled[1]
+
+    def may_want(self, event: Event) -> bool:
+        """Could a delivery of `event` have been queued? False only when the enabled webhooks
+        read for it want none (the dispatcher then need not look for work)."""
+        if self._enabled is None or self._clock.monotonic() - self._enabled[0] >= ENABLED_CACHE_S:
+            return True
+        return any(w.wants(event) for w in self._enabled[1])
+
+    async def enqueue(self, conn: AsyncConnection, events: builtins.list[Event]) -> None:
+        """`EventLog` outbox writer: one pending delivery per (event, enabled webhook wanting
+        it), the webhooks read once for all the events of the transaction."""
+        hooks = await self._enabled_hooks(conn)
+        if not hooks:
             return
-        body = body_of(event)
         now = self._clock.now()
-        await sql.insert_deliveries(
-            conn,
-            [
+        rows = []
+        for event in events:
+            wanted = [w for w in hooks if w.wants(event)]
+            body = body_of(event) if wanted else ""
+            rows += [
                 {
                     "webhook_id": w.id,
                     "event_id": event.id,
@@ -214,8 +238,9 @@ class Webhooks:
                     "updated_at": now,
                 }
                 for w in wanted
-            ],
-        )
+            ]
+        if rows:
+            await sql.insert_deliveries(conn, rows)
 
     async def test(self, webhook_id: int) -> WebhookTestResult:
         """Send one signed `test` event now (recorded as a delivery, never retried)."""
@@ -450,9 +475,11 @@ class WebhookDispatcher:
         self._last_prune: float | None = None
         self._finished: list[tuple[sql.Job, Attempt]] = []  # attempts done, not yet stored
 
-    def wake(self, _event: Event | None = None) -> None:
-        """`EventLog` listener: new deliveries may be due."""
-        self._wake.set()
+    def wake(self, event: Event | None = None) -> None:
+        """`EventLog` listener: new deliveries may be due (not for an event no webhook wants:
+        a busy event log must not cost a claim transaction per event)."""
+        if event is None or self._webhooks.may_want(event):
+            self._wake.set()
 
     async def run(self) -> None:
         await self._webhooks.register_stored_secrets()

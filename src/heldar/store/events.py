@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from heldar.events.models import Event, Severity
+from heldar.store.dialect import insert_ids
 from heldar.store.tables import events
 
 
@@ -38,10 +39,7 @@ async def insert_event(
 
 async def insert_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
     """Insert several events in one statement; their ids, in the order given."""
-    if not rows:
-        return []
-    statement = insert(events).returning(events.c.id, sort_by_parameter_order=True)
-    return [int(row.id) for row in await conn.execute(statement, rows)]
+    return await insert_ids(conn, events, rows)
 
 
 async def list_events(

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from heldar.perception.models import AiTask, Detection, DetectionBatch, DetectionOut
-from heldar.store.dialect import sqlite_insert_many, upsert
+from heldar.store.dialect import insert_ids, sqlite_insert_many, upsert
 from heldar.store.tables import ai_tasks, consumer_cursors, detections, ingest_batches
 
 # -- tasks ----------------------------------------------------------------------------------------
@@ -116,8 +116,7 @@ async def insert_batches(
     batch ids."""
     if not batches:
         return []
-    statement = insert(ingest_batches).returning(ingest_batches.c.id, sort_by_parameter_order=True)
-    ids = [int(row.id) for row in await conn.execute(statement, batches)]
+    ids = await insert_ids(conn, ingest_batches, batches)
     if conn.dialect.name == "sqlite":
         await _insert_detections_sqlite(conn, ids, groups)
         return ids

@@ -11,6 +11,7 @@ from sqlalchemy import and_, delete, func, insert, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from heldar.events.models import WebhookDelivery, WebhookRecord
+from heldar.store.dialect import insert_ids
 from heldar.store.tables_observability import webhook_deliveries as deliveries
 from heldar.store.tables_observability import webhooks
 from heldar.store.types import UtcDateTime
@@ -74,11 +75,7 @@ async def delete_webhook(conn: AsyncConnection, webhook_id: int) -> bool:
 
 
 async def insert_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    ids = []
-    for row in rows:
-        result = await conn.execute(insert(deliveries).values(**row).returning(deliveries.c.id))
-        ids.append(int(result.scalar_one()))
-    return ids
+    return await insert_ids(conn, deliveries, rows)
 
 
 _due = and_(deliveries.c.status == "pending", webhooks.c.enabled.is_(True))
