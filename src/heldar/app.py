@@ -163,6 +163,7 @@ class Kernel:
                 track_timeout_s=settings.zone_track_timeout_s,
             )
             await zones.load()
+            indexer.subscribe(zones.segment_indexed)
             perception.hub.register(zones)
             cameras.subscribe(zones.camera_changed)
             live = LiveBroker(settings, clock, cameras, auth, ffmpeg=ffmpeg)

@@ -14,7 +14,10 @@ from heldar.cameras.registry import CameraRegistry
 from heldar.errors import NotFound
 from heldar.events.log import EventLog
 from heldar.perception.models import Detection, DetectionBatch
+from heldar.recording.indexer import Indexed
+from heldar.recording.media import SegmentInfo
 from heldar.secretbox import SecretBox
+from heldar.store import segments as segment_sql
 from heldar.store import zones as sql
 from heldar.store.engine import Store
 from heldar.zones.models import ZoneCreate
@@ -22,6 +25,7 @@ from heldar.zones.service import ZoneService
 from tests.support.clock import FakeClock
 
 SQUARE = [(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)]
+INFO = SegmentInfo(codec="h264", width=640, height=360, duration_s=10.0, frames=150)
 
 
 @pytest.fixture
@@ -82,15 +86,16 @@ async def test_a_restart_keeps_the_visit_and_skips_replays(store: Store, tmp_pat
     zone = await first.create("cam", ZoneCreate(name="left", polygon=SQUARE))  # type: ignore[arg-type]
     for batch_id in (1, 2, 3):  # inside from the start: enter on the 2nd frame
         await first.consume(_batch(batch_id, clock, 0.2))
+    assert first.durable() == 1  # batch 2's enter awaits the flusher: the hub's cursor stays at 1
+    assert await first.flush() == 1
     assert first.durable() is None  # every batch's events are stored: the hub may move on
-    assert await first.flush() == 0
     async with store.read() as conn:
         stored = await sql.list_events(
             conn, "cam", clock.now(), clock.now() + timedelta(hours=1), limit=10
         )
     assert [e["event_type"] for e in stored] == ["enter"]
     assert triggers.calls == [("cam", "zone_enter")]
-    assert await first.save_state() == 1  # batch 3 moved the state on after the enter
+    assert await first.save_state() == 0  # the flush stored the state as of batch 3 with it
 
     second = _service(store, clock, tmp_path, triggers)  # the kernel restarted
     await second.load()
@@ -121,3 +126,56 @@ async def test_deleting_a_zone_or_camera_forgets_its_state(store: Store, tmp_pat
     assert service.engine.snapshot()["cameras"] == {}
     with pytest.raises(NotFound):
         await service.get(zone.id)
+
+
+async def _segment(store: Store, clock: FakeClock, start_s: float, end_s: float) -> int:
+    start, end = clock.now() + timedelta(seconds=start_s), clock.now() + timedelta(seconds=end_s)
+    async with store.write() as conn:
+        segment_id = await segment_sql.insert_segment(
+            conn,
+            {
+                "camera_id": "cam",
+                "path": f"recordings/cam/{start_s:.0f}.mp4",
+                "start_time": start,
+                "end_time": end,
+                "duration_s": end_s - start_s,
+                "size_bytes": 1000,
+                "created_at": end,
+            },
+        )
+    assert segment_id is not None
+    return segment_id
+
+
+async def test_zone_events_name_the_segment_they_fall_in(store: Store, tmp_path: Path) -> None:
+    """The newest segment is remembered until the indexer reports another; an event after it
+    has none yet, an older event is looked up."""
+    clock = FakeClock()
+    service = _service(store, clock, tmp_path, Triggers())
+    await service.load()
+    await service.create("cam", ZoneCreate(name="left", polygon=SQUARE))  # type: ignore[arg-type]
+    early = await _segment(store, clock, 0, 10)
+    late = await _segment(store, clock, 20, 30)
+    walk = {1: 0.2, 2: 0.2, 3: 0.9, 4: 0.9, 22: 0.2, 23: 0.2, 24: 0.9, 25: 0.9}
+    walk |= {41: 0.2, 42: 0.2}  # batch id = seconds after the clock's start
+    for batch_id, x in walk.items():
+        await service.consume(_batch(batch_id, clock, x))
+    await service.flush()
+    third = await _segment(store, clock, 40, 50)
+    await service.segment_indexed(Indexed("cam", Path("third.mp4"), third, INFO))
+    for batch_id, x in {43: 0.9, 44: 0.9}.items():
+        await service.consume(_batch(batch_id, clock, x))
+    await service.flush()
+    async with store.read() as conn:
+        stored = await sql.list_events(
+            conn, "cam", clock.now(), clock.now() + timedelta(hours=1), limit=10
+        )
+    found = [(e["event_type"], e["segment_id"]) for e in reversed(stored)]
+    assert found == [
+        ("enter", early),  # older than the newest segment: looked up
+        ("exit", early),
+        ("enter", late),
+        ("exit", late),
+        ("enter", None),  # after the newest indexed segment
+        ("exit", third),  # the indexer reported the segment it falls in
+    ]

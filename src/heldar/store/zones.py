@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from heldar.store.dialect import upsert
+from heldar.store.dialect import insert_ids, upsert
 from heldar.store.tables import zone_events, zone_state, zones
 from heldar.zones.models import Zone
 
@@ -58,16 +58,19 @@ async def delete_zone(conn: AsyncConnection, zone_id: int) -> bool:
 
 async def insert_events(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert zone events in one statement; their ids, in order."""
-    if not rows:
-        return []
-    statement = insert(zone_events).returning(zone_events.c.id, sort_by_parameter_order=True)
-    return [int(row.id) for row in await conn.execute(statement, list(rows))]
+    return await insert_ids(conn, zone_events, rows)
 
 
-async def set_evidence(conn: AsyncConnection, event_id: int, path: str) -> None:
-    await conn.execute(
-        update(zone_events).where(zone_events.c.id == event_id).values(evidence=path)
-    )
+async def set_evidence(conn: AsyncConnection, paths: dict[int, str]) -> None:
+    """Record the evidence file of several zone events: `{event id: path}`."""
+    if paths:
+        statement = (
+            update(zone_events)
+            .where(zone_events.c.id == bindparam("event_id"))
+            .values(evidence=bindparam("path"))
+        )
+        rows = [{"event_id": event_id, "path": path} for event_id, path in paths.items()]
+        await conn.execute(statement, rows)
 
 
 async def list_events(
@@ -133,20 +136,15 @@ async def load_states(conn: AsyncConnection) -> dict[str, tuple[Any, int]]:
     return {row.camera_id: (row.state, int(row.last_batch_id)) for row in rows}
 
 
-async def save_state(
-    conn: AsyncConnection, camera_id: str, state: Any, last_batch_id: int, now: datetime
+async def save_states(
+    conn: AsyncConnection, states: dict[str, tuple[Any, int]], now: datetime
 ) -> None:
-    await upsert(
-        conn,
-        zone_state,
-        {
-            "camera_id": camera_id,
-            "state": state,
-            "last_batch_id": last_batch_id,
-            "updated_at": now,
-        },
-        keys=["camera_id"],
-    )
+    """Upsert the engine state of several cameras: `{camera_id: (state, last batch id)}`."""
+    rows = [
+        {"camera_id": camera_id, "state": state, "last_batch_id": batch_id, "updated_at": now}
+        for camera_id, (state, batch_id) in states.items()
+    ]
+    await upsert(conn, zone_state, rows, keys=["camera_id"])
 
 
 async def forget_state(conn: AsyncConnection, camera_id: str) -> None:

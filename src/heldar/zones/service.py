@@ -15,6 +15,7 @@ import asyncio
 import builtins
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,9 +29,11 @@ from heldar.atomicfile import write_atomically
 from heldar.clock import Clock
 from heldar.errors import HeldarError, InvalidInput, NotFound
 from heldar.events.log import EventDraft, EventLog
-from heldar.events.models import Event, Severity
+from heldar.events.models import Severity
 from heldar.perception.frames import Frame
 from heldar.perception.models import DetectionBatch
+from heldar.recording.indexer import Indexed
+from heldar.recording.models import SegmentRow
 from heldar.store import segments as segment_sql
 from heldar.store import zones as sql
 from heldar.store.cameras import get_camera, require_camera
@@ -44,12 +47,16 @@ log = logging.getLogger(__name__)
 MAX_ZONES_PER_CAMERA = 64
 EXPIRE_EVERY_S = 5.0
 TRIGGER_EVERY_S = 1.0
-MAX_PENDING = 1
+MAX_PENDING = 256
 """Results waiting for the flusher beyond which `consume` stores them itself (back-pressure).
-1: each batch's events are stored before `consume` returns. Measured with bench/ingest.py
---zones: letting results pile up for one bigger transaction halved ingest throughput (the long
-transactions hold the store's single writer away from ingest), so the flusher only carries
-expiry events and whatever a failed write left behind."""
+The flusher writes everything pending at once in one short transaction of a fixed handful of
+statements (all zone-event rows, all event-log rows, all evidence paths, all camera states), so
+the store's single writer is taken about as often as ingest's group commit takes it, not once
+per batch."""
+FLUSH_EVERY_S = 0.25
+"""The flusher writes at most this often (back-pressure at `MAX_PENDING` still applies), so a
+busy camera's zone events cost one transaction and one state snapshot per interval, not per
+batch; events reach the store, the event log and webhooks within about this much."""
 EVIDENCE_EVENTS = frozenset({"enter", "cross_ab", "cross_ba"})
 MAX_AGGREGATE_ROWS = 500_000
 
@@ -99,7 +106,7 @@ class ZoneService:
         self._flushing = asyncio.Lock()  # one write of pending results at a time, in order
         self._in_flight: builtins.list[_Emitted] = []  # taken by the flush being written
         self._triggered: dict[str, float] = {}  # camera -> when its recorder was last triggered
-        self._segments: dict[str, tuple[int, datetime, datetime]] = {}  # the last segment seen
+        self._segments: dict[str, SegmentRow | None] = {}  # camera -> its newest segment
         self._lock = asyncio.Lock()
         self.events_total: Counter[str] = Counter()
 
@@ -323,8 +330,13 @@ class ZoneService:
     async def _flusher(self) -> None:
         while True:
             await self._flush_wanted.wait()
+            started = time.monotonic()
             self._flush_wanted.clear()
             await self.flush()
+            # Results arriving meanwhile wait for the rest of the interval: one transaction
+            # (and one state snapshot per camera) covers them all. A wall-clock throttle, not
+            # kernel time: it changes when results are written, never what is written.
+            await asyncio.sleep(max(0.0, FLUSH_EVERY_S - (time.monotonic() - started)))
 
     async def _housekeeping(self) -> None:
         while True:
@@ -346,11 +358,9 @@ class ZoneService:
             ]
             if not dirty:
                 return 0
+            states = {c: (self.engine.snapshot([c]), self._applied[c]) for c in dirty}
             async with self._store.write() as conn:
-                for camera_id in dirty:
-                    state = self.engine.snapshot([camera_id])
-                    batch_id = self._applied[camera_id]
-                    await sql.save_state(conn, camera_id, state, batch_id, self._clock.now())
+                await sql.save_states(conn, states, self._clock.now())
             for camera_id in dirty:
                 self._saved[camera_id] = self._applied[camera_id]
         return len(dirty)
@@ -375,91 +385,114 @@ class ZoneService:
         self, results: builtins.list[_Emitted], states: dict[str, tuple[Any, int]]
     ) -> None:
         """Store the events of one or more batches, their event-log rows and the state of
-        every camera they touched (as it was when they were taken), in one transaction; then
-        publish and trigger."""
-        cameras = sorted(states)
-        committed: builtins.list[Event] = []
+        every camera they touched (as it was when they were taken), in one transaction of a
+        fixed number of statements; then publish and trigger. Evidence frames are written
+        first (one file per frame), so the transaction never waits on the disk."""
+        evidence = {id(r): await self._save_evidence(r) for r in results}
         async with self._store.write() as conn:
+            rows, drafts = [], []
             for result in results:
-                committed += await self._store_events(conn, result)
-            for camera_id, (state, applied) in states.items():
-                await sql.save_state(conn, camera_id, state, applied, self._clock.now())
+                segment_id = await self._segment_at(
+                    conn, result.camera_id, result.events[0].timestamp
+                )
+                for event in result.events:
+                    rows.append(self._row(result, event, segment_id))
+            ids = await sql.insert_events(conn, rows)
+            paths: dict[int, str] = {}
+            found = iter(ids)
+            for result in results:
+                for event in result.events:
+                    event_id = next(found)
+                    path = evidence[id(result)] if event.event_type in EVIDENCE_EVENTS else None
+                    if path is not None:
+                        paths[event_id] = path
+                    drafts.append(self._draft(result.camera_id, event_id, event, path))
+            await sql.set_evidence(conn, paths)
+            committed = await self._events.append_many_in(conn, drafts)
+            await sql.save_states(conn, states, self._clock.now())
         self._events.committed(committed)
+        for result in results:
+            for event in result.events:
+                self.events_total[event.event_type] += 1
         for camera_id, (_, applied) in states.items():
             self._saved[camera_id] = applied
         now = self._clock.monotonic()
-        for camera_id in cameras:
+        for camera_id in sorted(states):
             if now - self._triggered.get(camera_id, -TRIGGER_EVERY_S) < TRIGGER_EVERY_S:
                 continue  # the window it opened is still as good (it extends to now + post-roll)
+            first = next((r for r in results if r.camera_id == camera_id), None)
+            if first is None:
+                continue
             self._triggered[camera_id] = now
-            first = next(r for r in results if r.camera_id == camera_id).events[0]
             with contextlib.suppress(HeldarError):  # a camera deleted meanwhile
-                await self._trigger(camera_id, f"zone_{first.event_type}")
+                await self._trigger(camera_id, f"zone_{first.events[0].event_type}")
 
-    async def _store_events(self, conn: AsyncConnection, result: _Emitted) -> builtins.list[Event]:
-        camera_id, emitted, batch = result.camera_id, result.events, result.batch
-        frame = self._frame_of(batch) if batch is not None else None
-        segment_id = await self._segment_at(conn, camera_id, emitted[0].timestamp)
-        rows = [
-            {
-                "camera_id": camera_id,
-                "zone_id": e.zone_id,
-                "event_type": e.event_type,
-                "track_id": str(e.track_id),
-                "label": e.label,
-                "dwell_seconds": e.dwell_seconds,
-                "timestamp": e.timestamp,
-                "segment_id": segment_id,
-                "evidence": None,
-                "batch_id": batch.id if batch is not None else None,
-            }
-            for e in emitted
-        ]
-        ids = await sql.insert_events(conn, rows)
-        drafts = []
-        for event_id, event in zip(ids, emitted, strict=True):
-            evidence = None
-            if frame is not None and event.event_type in EVIDENCE_EVENTS:
-                evidence = await self._save_evidence(camera_id, event_id, event, frame)
-                await sql.set_evidence(conn, event_id, evidence)
-            drafts.append(
-                EventDraft(
-                    f"zone_{event.event_type}",
-                    camera_id=camera_id,
-                    severity=self._severity(event.zone_id),
-                    timestamp=event.timestamp,
-                    payload={
-                        "zone_event_id": event_id,
-                        "zone_id": event.zone_id,
-                        "track_id": str(event.track_id),
-                        "label": event.label,
-                        "dwell_seconds": event.dwell_seconds,
-                        "synthetic": event.synthetic,
-                        "evidence": None if evidence is None else f"/media/{evidence}",
-                    },
-                )
-            )
-            self.events_total[event.event_type] += 1
-        return await self._events.append_many_in(conn, drafts)
+    @staticmethod
+    def _row(result: _Emitted, event: ZoneEvent, segment_id: int | None) -> dict[str, Any]:
+        return {
+            "camera_id": result.camera_id,
+            "zone_id": event.zone_id,
+            "event_type": event.event_type,
+            "track_id": str(event.track_id),
+            "label": event.label,
+            "dwell_seconds": event.dwell_seconds,
+            "timestamp": event.timestamp,
+            "segment_id": segment_id,
+            "evidence": None,
+            "batch_id": result.batch.id if result.batch is not None else None,
+        }
+
+    def _draft(
+        self, camera_id: str, event_id: int, event: ZoneEvent, evidence: str | None
+    ) -> EventDraft:
+        return EventDraft(
+            f"zone_{event.event_type}",
+            camera_id=camera_id,
+            severity=self._severity(event.zone_id),
+            timestamp=event.timestamp,
+            payload={
+                "zone_event_id": event_id,
+                "zone_id": event.zone_id,
+                "track_id": str(event.track_id),
+                "label": event.label,
+                "dwell_seconds": event.dwell_seconds,
+                "synthetic": event.synthetic,
+                "evidence": None if evidence is None else f"/media/{evidence}",
+            },
+        )
+
+    async def segment_indexed(self, indexed: Indexed) -> None:
+        """`Indexer.subscribe` listener: a camera's newest segment changed."""
+        self._segments.pop(indexed.camera_id, None)
 
     async def _segment_at(self, conn: AsyncConnection, camera_id: str, at: datetime) -> int | None:
-        """The id of the recorded segment covering `at`, remembered per camera (most events of
-        a camera fall in the segment its previous one did)."""
-        known = self._segments.get(camera_id)
-        if known is not None and known[1] <= at <= known[2]:
-            return known[0]
-        segment = await segment_sql.previous_segment(conn, camera_id, at)
-        if segment is None or segment.end_time < at:
+        """The id of the recorded segment covering `at`. The camera's newest segment is
+        remembered until the indexer adds another: a live event falls in it or after it (then
+        no indexed segment covers it yet); only an older event asks the store."""
+        if camera_id not in self._segments:
+            newest = await segment_sql.newest_segments(conn, camera_id, 1)
+            self._segments[camera_id] = newest[0] if newest else None
+        segment = self._segments[camera_id]
+        if segment is None or at > segment.end_time:
             return None
-        self._segments[camera_id] = (segment.id, segment.start_time, segment.end_time)
+        if at < segment.start_time:
+            segment = await segment_sql.previous_segment(conn, camera_id, at)
+            if segment is None or segment.end_time < at:
+                return None
         return segment.id
 
     def _severity(self, zone_id: int) -> Severity:
         return self._severities.get(zone_id, "info")
 
-    async def _save_evidence(
-        self, camera_id: str, event_id: int, event: ZoneEvent, frame: Frame
-    ) -> str:
-        relative = f"snapshots/{camera_id}/{event.timestamp:%Y%m%d_%H%M%S}_z{event_id}.jpg"
+    async def _save_evidence(self, result: _Emitted) -> str | None:
+        """Write the frame a batch's enter/crossing events came from (one file per frame, named
+        by batch so a replay rewrites the same file); its path under the data dir, or None."""
+        if result.batch is None or not any(e.event_type in EVIDENCE_EVENTS for e in result.events):
+            return None
+        frame = self._frame_of(result.batch)
+        if frame is None:
+            return None
+        stamp = result.events[0].timestamp
+        relative = f"snapshots/{result.camera_id}/{stamp:%Y%m%d_%H%M%S}_b{result.batch.id}.jpg"
         await asyncio.to_thread(write_atomically, self._data_dir / relative, frame.jpeg)
         return relative

@@ -219,55 +219,64 @@ def _grown(values: NDArray[Any], size: int, fill: Any) -> NDArray[Any]:
 
 
 def dump_camera(camera: CameraState, labels: list[str]) -> dict[str, Any]:
-    """The state of one camera as plain JSON data (only non-idle (zone, track) pairs)."""
+    """The state of one camera as plain JSON data (only non-idle (zone, track) pairs). Runs for
+    every camera with zone events at each flush: fields are read with one fancy index each."""
     table, ids = camera.table, camera.ids
+    live = [slot for slot, track_id in enumerate(ids) if track_id is not None]
+    last_update, moved = camera.last_update[live].tolist(), camera.moved[live].tolist()
+    first_x, first_y = camera.first_x[live].tolist(), camera.first_y[live].tolist()
     tracks = [
-        {
-            "track_id": track_id,
-            "last_update": float(camera.last_update[slot]),
-            "first": [float(camera.first_x[slot]), float(camera.first_y[slot])],
-            "moved": bool(camera.moved[slot]),
-        }
-        for slot, track_id in enumerate(ids)
-        if track_id is not None
+        {"track_id": ids[slot], "last_update": u, "first": [x, y], "moved": m}
+        for slot, u, x, y, m in zip(live, last_update, first_x, first_y, moved, strict=True)
     ]
     zones: list[dict[str, Any]] = []
     g = camera.polygons
-    for row, zone_id in enumerate(table.polygon_ids):
-        n, states = table.p_confirm[row], []
-        for slot in np.nonzero(g["code"][row])[0].tolist():
-            phase, count = machine.polygon_decode(n, int(g["code"][row, slot]))
-            visiting = phase in ("inside", "leaving")
-            states.append(
+    for row, zone_id, states in _pairs(g, table.polygon_ids):
+        n, phases = table.p_confirm[row], []
+        for slot, code, since, inside, seen, dwelt, label in states:
+            phase, count = machine.polygon_decode(n, code)
+            phases.append(
                 {
                     "track_id": ids[slot],
                     "phase": phase,
                     "count": count,
-                    "since": float(g["since"][row, slot]),
-                    "last_inside": float(g["last_inside"][row, slot]),
-                    "last_seen": float(g["last_seen"][row, slot]),
-                    "dwelt": bool(g["dwelt"][row, slot]),
-                    "label": labels[g["label"][row, slot]] if visiting else None,
+                    "since": since,
+                    "last_inside": inside,
+                    "last_seen": seen,
+                    "dwelt": bool(dwelt),
+                    "label": labels[label] if phase in ("inside", "leaving") else None,
                 }
             )
-        zones.append({"zone_id": zone_id, "family": "polygon", "states": states})
-    g = camera.lines
-    for row, zone_id in enumerate(table.line_ids):
-        n, states = table.l_confirm[row], []
-        for slot in np.nonzero(g["code"][row])[0].tolist():
-            side, pending = machine.line_decode(n, int(g["code"][row, slot]))
-            states.append(
+        zones.append({"zone_id": zone_id, "family": "polygon", "states": phases})
+    for row, zone_id, states in _pairs(camera.lines, table.line_ids):
+        n, sides = table.l_confirm[row], []
+        for slot, code, ref_x, ref_y, seen, crosses in states:
+            side, pending = machine.line_decode(n, code)
+            sides.append(
                 {
                     "track_id": ids[slot],
                     "side": side,
                     "pending": pending,
-                    "ref": [float(g["ref_x"][row, slot]), float(g["ref_y"][row, slot])],
-                    "crosses": bool(g["crosses"][row, slot]),
-                    "last_seen": float(g["last_seen"][row, slot]),
+                    "ref": [ref_x, ref_y],
+                    "crosses": bool(crosses),
+                    "last_seen": seen,
                 }
             )
-        zones.append({"zone_id": zone_id, "family": "line", "states": states})
+        zones.append({"zone_id": zone_id, "family": "line", "states": sides})
     return {"watermark": camera.watermark, "tracks": tracks, "zones": zones}
+
+
+def _pairs(g: Grid, zone_ids: list[int]) -> list[tuple[int, int, list[tuple[Any, ...]]]]:
+    """Per zone row: `(row, zone id, [(slot, code, *float fields, *other int fields)])` of its
+    non-idle pairs, in slot order."""
+    rows, slots = np.nonzero(g["code"])
+    ints = [g.i[k][rows, slots].tolist() for k in range(len(g.fields[1]))]
+    floats = [g.f[k][rows, slots].tolist() for k in range(len(g.fields[0]))]
+    by_row: list[list[tuple[Any, ...]]] = [[] for _ in zone_ids]
+    columns = (rows.tolist(), slots.tolist(), ints[0], *floats, *ints[1:])
+    for row, slot, code, *rest in zip(*columns, strict=True):
+        by_row[row].append((slot, code, *rest))
+    return [(row, zone_id, by_row[row]) for row, zone_id in enumerate(zone_ids)]
 
 
 def load_camera(

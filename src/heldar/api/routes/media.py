@@ -28,7 +28,8 @@ CAMERA_ID = re.compile(CAMERA_ID_PATTERN)
 CLIP_FILE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}_\d{8}T\d{6}Z_[0-9a-f]{16}\.mp4$")
 PLAYLIST_FILE = re.compile(r"^([A-Za-z0-9_-]{16,64})\.m3u8$")
 SEGMENT_FILE = re.compile(r"^\d{8}_\d{6}(?:-[0-9a-f]{1,16})?\.mp4$")
-SNAPSHOT_FILE = re.compile(r"^\d{8}_\d{6}_z?\d{1,19}\.jpg$")  # scheduled, or zone evidence (z)
+# scheduled snapshots; zone evidence named by batch (b) or, before, by zone event (z)
+SNAPSHOT_FILE = re.compile(r"^\d{8}_\d{6}_[zb]?\d{1,19}\.jpg$")
 
 
 def _file_under(root: PathType, name: str) -> PathType | None:
