@@ -461,3 +461,19 @@ async def test_detections_query_window_and_scope(
     assert (
         await client.get("/api/v1/cameras/gate/detections", params={"limit": 0})
     ).status_code == 422
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[]", b"", b'{"camera_id": "gate"}'])
+async def test_malformed_ingest_bodies_are_422_with_their_place(
+    client: httpx.AsyncClient, cameras: list[str], worker_key: MakeKey, raw: bytes
+) -> None:
+    """The body is parsed from the bytes by pydantic-core: errors still read like FastAPI's."""
+    worker = await worker_key()
+    response = await worker.post(
+        "/api/v1/ai/events", content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["error"] == "validation_error"
+    assert all(detail["loc"][0] == "body" for detail in problem["detail"])
+    assert await _stored(client) == []

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from heldar.api.deps import SESSION_COOKIE, app_routes
+from heldar.api.raw_body import component_schemas
 
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "Session token or API key."},
@@ -33,7 +34,10 @@ def install_openapi(app: FastAPI) -> None:
         schema = get_openapi(
             title=app.title, version=app.version, summary=app.summary, routes=app.routes
         )
-        schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+        components = schema.setdefault("components", {})
+        components["securitySchemes"] = SECURITY_SCHEMES
+        for name, body in component_schemas().items():
+            components.setdefault("schemas", {}).setdefault(name, body)
         paths = schema.get("paths", {})
         for route in app_routes(app):
             if route.public:

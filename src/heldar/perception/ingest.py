@@ -27,6 +27,7 @@ from heldar.perception.leases import Leases
 from heldar.perception.models import (
     Detection,
     DetectionBatch,
+    DetectionIn,
     IngestRequest,
     IngestResponse,
 )
@@ -105,16 +106,7 @@ class Ingest:
         source = principal.actor
         # `source` and `_prov` are the server's: whatever the worker put there is dropped, and the
         # batch's provenance is what every reader sees under those keys.
-        detections = tuple(
-            Detection(
-                d.label,
-                d.confidence,
-                (d.bbox[0], d.bbox[1], d.bbox[2], d.bbox[3]),
-                d.track_id,
-                {k: v for k, v in d.attributes.items() if k not in SERVER_ATTRIBUTES},
-            )
-            for d in request.detections
-        )
+        detections = tuple(map(_detection, request.detections))
         event = None
         if request.event is not None:
             severity = "warning" if request.event.severity == "critical" else request.event.severity
@@ -286,6 +278,18 @@ class IngestWriter:
         self.duplicates_total += 1
         ticketed = bool(item.provenance.get("ticketed"))
         return IngestResponse(detections_ingested=0, ticketed=ticketed, duplicate=True)
+
+
+def _detection(detection: DetectionIn) -> Detection:
+    """A validated detection as stored, without the attributes the server writes itself
+    (`source`, `_prov`)."""
+    x, y, w, h = detection.bbox
+    attributes = detection.attributes
+    if attributes and not SERVER_ATTRIBUTES.isdisjoint(attributes):
+        attributes = {k: v for k, v in attributes.items() if k not in SERVER_ATTRIBUTES}
+    return Detection(
+        detection.label, detection.confidence, (x, y, w, h), detection.track_id, attributes
+    )
 
 
 def _fingerprint(

@@ -11,7 +11,7 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     BaseModel,
@@ -266,8 +266,10 @@ class DetectionOut(BaseModel):
 # -- what consumers get ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Detection:
+class Detection(NamedTuple):
+    """One stored detection as consumers get it (a named tuple: ingest builds one per detection
+    of every batch, and a frozen dataclass cost several times more to construct)."""
+
     label: str
     confidence: float
     bbox: tuple[float, float, float, float]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from heldar.api.deps import (
     AiFrames,
@@ -23,6 +23,7 @@ from heldar.api.deps import (
     KernelDep,
     SystemRead,
 )
+from heldar.api.raw_body import json_body, parse
 from heldar.api.routes.cameras import CameraIdPath
 from heldar.api.routes.recordings import FromQuery, ToQuery, time_range
 from heldar.app import Kernel
@@ -234,9 +235,15 @@ async def frame(
 # -- ingest and detections ------------------------------------------------------------------------
 
 
-@router.post("/ai/events", response_model=IngestResponse, response_model_exclude_none=True)
-async def ingest(body: IngestRequest, kernel: KernelDep, principal: AiIngest) -> IngestResponse:
+@router.post(
+    "/ai/events",
+    response_model=IngestResponse,
+    response_model_exclude_none=True,
+    openapi_extra={"requestBody": json_body(IngestRequest)},
+)
+async def ingest(request: Request, kernel: KernelDep, principal: AiIngest) -> IngestResponse:
     """Store a batch of detections (idempotent per (camera_id, frame_id)) and fan it out."""
+    body = await parse(request, IngestRequest)
     return await kernel.perception.ingest.accept(principal, body)
 
 
