@@ -49,7 +49,7 @@ PUBLIC_ROUTES: dict[str, frozenset[str]] = {
     "/live/{camera_id}/{part}": frozenset({"GET", "HEAD"}),
     # WHEP (opt-in WebRTC): the offer carries the live token; the session URL it answers with
     # (`Location`) is unguessable and bound to that token's grant.
-    "/live/{camera_id}/whep": frozenset({"POST", "OPTIONS"}),
+    "/live/{camera_id}/whep": frozenset({"POST"}),
     "/live/{camera_id}/whep/{session_id}": frozenset({"DELETE", "PATCH"}),
     # The dashboard's static files: public like any login page; every datum comes from /api/v1.
     "/": frozenset({"GET", "HEAD"}),
