@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need, then lint, types and the whole suite.
 #   - Debian packages (when root and apt-get exist): PostgreSQL for the store tests, GStreamer's
-#     RTSP server (a third-party server our client is tested against), fonts for the simcam clock.
+#     RTSP server (a third-party server our client is tested against; plugins-bad for its x265
+#     H.265 camera), fonts for the simcam clock, Mosquitto, Debian's Chromium.
 #   - a virtualenv at .venv with heldar and its [test] extras, and the worker SDK (sdk/python)
 #     with its own test extras and the optional analyzers' dependencies.
 # Extra arguments go to the kernel's pytest run (e.g. scripts/test.sh -k cameras); without any,
@@ -10,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(postgresql python3-gi gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0
-  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly fonts-dejavu-core mosquitto chromium)
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
+  gstreamer1.0-plugins-bad fonts-dejavu-core mosquitto chromium)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -1,7 +1,7 @@
 """A reference RTSP server (GStreamer's gst-rtsp-server) for tests against a third-party camera.
 
 Run with Debian's /usr/bin/python3 (python3-gi, gir1.2-gst-rtsp-server-1.0): serves a live 640x480
-15 fps H.264 test pattern at `--path`, optionally behind Digest (or Basic) auth, prints
+15 fps H.264 (or, with `--codec h265`, H.265) test pattern at `--path`, optionally behind Digest (or Basic) auth, prints
 `READY port=N` once listening (`--port 0` picks a free port) and exits cleanly on SIGTERM/SIGINT.
 """
 
@@ -18,10 +18,13 @@ gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
-PIPELINE = (
-    "( videotestsrc is-live=true ! video/x-raw,width=640,height=480,framerate=15/1 "
-    "! x264enc tune=zerolatency key-int-max=15 ! rtph264pay name=pay0 pt=96 )"
-)
+SOURCE = "videotestsrc is-live=true ! video/x-raw,width=640,height=480,framerate=15/1"
+ENCODERS = {
+    "h264": "x264enc tune=zerolatency key-int-max=15 ! rtph264pay name=pay0 pt=96",
+    # H.265, as many cameras send it (browsers' MSE cannot play it: live view transcodes it)
+    "h265": "x265enc tune=zerolatency speed-preset=ultrafast key-int-max=15 "
+    "! rtph265pay name=pay0 pt=96",
+}
 
 
 def main() -> int:
@@ -31,6 +34,7 @@ def main() -> int:
     parser.add_argument("--user")
     parser.add_argument("--password")
     parser.add_argument("--auth", choices=("basic", "digest"), default="digest")
+    parser.add_argument("--codec", choices=sorted(ENCODERS), default="h264")
     args = parser.parse_args()
     if (args.user is None) != (args.password is None):
         parser.error("--user and --password go together")
@@ -40,7 +44,7 @@ def main() -> int:
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(PIPELINE)
+    factory.set_launch(f"( {SOURCE} ! {ENCODERS[args.codec]} )")
     factory.set_shared(True)
     if args.user:
         auth = GstRtspServer.RTSPAuth()

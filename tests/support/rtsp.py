@@ -61,21 +61,25 @@ def with_credentials(url: str, user: str = SIMCAM_USER, password: str = SIMCAM_P
     return url.replace("rtsp://", f"rtsp://{userinfo}@", 1)
 
 
+ENCODER_ELEMENTS = {"h264": ("x264enc", "rtph264pay"), "h265": ("x265enc", "rtph265pay")}
+
+
 @functools.cache
-def gst_rtsp_server_available() -> str | None:
+def gst_rtsp_server_available(codec: str = "h264") -> str | None:
     """None when the reference server can run here, else the reason it cannot."""
     if not Path(SYSTEM_PYTHON).is_file():
         return f"{SYSTEM_PYTHON} not found"
+    elements = ("videotestsrc", *ENCODER_ELEMENTS[codec])
     probe = (
         "import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0');"
         "from gi.repository import Gst, GstRtspServer; Gst.init(None);"
-        "assert all(Gst.ElementFactory.find(e) for e in ('videotestsrc', 'x264enc', 'rtph264pay'))"
+        f"assert all(Gst.ElementFactory.find(e) for e in {elements!r})"
     )
     result = subprocess.run(
         [SYSTEM_PYTHON, "-c", probe], capture_output=True, timeout=30, check=False
     )
     if result.returncode != 0:
-        return "GstRtspServer (python3-gi, gir1.2-gst-rtsp-server-1.0, x264enc) is not installed"
+        return f"GstRtspServer (python3-gi, gir1.2-gst-rtsp-server-1.0, {elements[1]}) is missing"
     return None
 
 
@@ -107,13 +111,18 @@ def _terminate(proc: subprocess.Popen[str]) -> None:
 
 @contextlib.contextmanager
 def gst_rtsp_server_process(
-    log_dir: Path, *, user: str | None = None, password: str | None = None, auth: str = "digest"
+    log_dir: Path,
+    *,
+    user: str | None = None,
+    password: str | None = None,
+    auth: str = "digest",
+    codec: str = "h264",
 ) -> Iterator[str]:
     """Run the reference server on a free port; yields `rtsp://127.0.0.1:PORT/test`."""
-    reason = gst_rtsp_server_available()
+    reason = gst_rtsp_server_available(codec)
     if reason:
         pytest.skip(reason)
-    args = [SYSTEM_PYTHON, str(GST_SCRIPT), "--port", "0", "--path", "/test"]
+    args = [SYSTEM_PYTHON, str(GST_SCRIPT), "--port", "0", "--path", "/test", "--codec", codec]
     if user is not None and password is not None:
         args += ["--user", user, "--password", password, "--auth", auth]
     with (log_dir / "gst_rtsp_server.log").open("w") as log:

@@ -33,6 +33,8 @@ HLS_GRACE_S = 10.0
 """An HLS client counts as watching this long after its last request (players poll ~1/s)."""
 MAX_GOP_BYTES = 24 * 1024 * 1024
 MOVFLAGS = "+frag_keyframe+empty_moov+default_base_moof+frag_every_frame"
+TRANSCODE = "transcode"
+"""`_pull_once`'s answer when the camera's codec needs the transcoding pull instead."""
 RETRY = Backoff(initial_s=1.0, cap_s=30.0, healthy_after_s=10.0)
 
 
@@ -203,14 +205,15 @@ class Pull:
                 reason = await self._pull_once()
             except (MediaError, OSError) as exc:
                 reason = f"camera stream failed: {exc}"
-            self._end_viewers(reason)
+            if reason != TRANSCODE:  # switching to a transcode: nothing was sent, viewers wait
+                self._end_viewers(reason)
             self.init, self.info, self.gop = None, None, []
             self.hls.reset()
             self._notify()
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise asyncio.CancelledError
-            if reason == "transcode":
+            if reason == TRANSCODE:
                 continue
             self.state = "retrying"
             self.restarts += 1
@@ -246,7 +249,7 @@ class Pull:
                     if not info.browser_playable and transcode:
                         log.info("live %s: %s → transcoding to H.264", self.camera_id, info.codec)
                         self._transcode = True
-                        return "transcode"
+                        return TRANSCODE
                     self._on_init(ftyp + data, info)
                 elif kind == b"moof":
                     moof = data
