@@ -17,6 +17,8 @@ from tests.support.auth import ADMIN_PASSWORD, ADMIN_USER, bearer, login
 from tests.support.rtsp import SIMCAM_PASSWORD, SIMCAM_USER
 
 IDLE_CLOSE_S = 1.0
+UNREACHABLE = "rtsp://127.0.0.1:9/x"
+"""A camera URL nothing answers (refusal tests never need its stream)."""
 
 
 @pytest.fixture
@@ -50,3 +52,12 @@ async def site(app: FastAPI, simcam_auth: SimCamServer) -> AsyncIterator[LiveSit
         )
         assert created.status_code == 201, created.text
         yield LiveSite(base, http, simcam_auth, app)
+
+
+@pytest.fixture
+async def cams(client: httpx.AsyncClient) -> None:
+    """Cameras `cam` and `other` that nothing serves (for tests of refusals)."""
+    for cam in ("cam", "other"):
+        body = {"id": cam, "name": cam, "main_stream_url": UNREACHABLE}
+        created = await client.post("/api/v1/cameras", json=body)
+        assert created.status_code == 201, created.text

@@ -18,20 +18,10 @@ from tests.conftest import ClientAs
 from tests.support.auth import ADMIN_PASSWORD, ADMIN_USER, bearer, login
 from tests.support.clock import FakeClock
 
-UNREACHABLE = "rtsp://127.0.0.1:9/x"
-
 
 @pytest.fixture
 def clock() -> Clock | None:
     return FakeClock()
-
-
-@pytest.fixture
-async def cams(client: httpx.AsyncClient) -> None:
-    for cam in ("cam", "other"):
-        body = {"id": cam, "name": cam, "main_stream_url": UNREACHABLE}
-        created = await client.post("/api/v1/cameras", json=body)
-        assert created.status_code == 201, created.text
 
 
 async def _token(http: httpx.AsyncClient, camera: str = "cam") -> str:

@@ -36,7 +36,6 @@ from tests.support.rtsp import SIMCAM_PASSWORD, SIMCAM_USER
 from tests.support.waiting import eventually, processes_with
 
 SDP = {"Content-Type": "application/sdp"}
-UNREACHABLE = "rtsp://127.0.0.1:9/x"
 needs_host_address = pytest.mark.skipif(
     not get_host_addresses(use_ipv4=True, use_ipv6=True),
     reason="no non-loopback interface: aioice gathers no ICE candidates on loopback",
@@ -214,14 +213,6 @@ def _sessions(site: LiveSite) -> int:
 
 
 # -- refusals (ASGI; no camera is dialled) ---------------------------------------------------------
-
-
-@pytest.fixture
-async def cams(client: httpx.AsyncClient) -> None:
-    for cam in ("cam", "other"):
-        body = {"id": cam, "name": cam, "main_stream_url": UNREACHABLE}
-        created = await client.post("/api/v1/cameras", json=body)
-        assert created.status_code == 201, created.text
 
 
 async def _token(http: httpx.AsyncClient, camera: str = "cam") -> str:
