@@ -96,14 +96,14 @@ def test_path_crosses_matches_a_proper_segment_intersection(line, p, q) -> None:
     # Degenerate touches are where conventions differ; keep every endpoint clear of the other.
     assume(min(segment.distance(shapely.Point(p)), segment.distance(shapely.Point(q))) > 1e-6)
     assume(min(path.distance(shapely.Point(a)), path.distance(shapely.Point(b))) > 1e-6)
-    line = geometry.compile_lines([[a, b]])[0].tolist()
+    line = geometry.compile_lines([[a, b]]).segments[0]
     crosses = geometry.path_crosses(line, *p, *q)
     assert crosses == segment.intersects(path)
     assert geometry.path_crosses(line, *q, *p) == crosses
 
 
 def test_passing_around_the_end_of_a_line_is_no_crossing() -> None:
-    line = geometry.compile_lines([[(0.2, 0.5), (0.6, 0.5)]])[0].tolist()
+    line = geometry.compile_lines([[(0.2, 0.5), (0.6, 0.5)]]).segments[0]
     assert not geometry.path_crosses(line, 0.8, 0.2, 0.8, 0.8)
 
 

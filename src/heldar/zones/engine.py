@@ -423,8 +423,7 @@ class ZoneEngine:
         found: list[tuple[int, int, int, ZoneEvent]],
     ) -> None:
         table, g = camera.table, camera.lines
-        cross = table.l_dx * (b.y - table.l_y0)  # `geometry.cross`: its sign is the side
-        cross -= table.l_dy * (b.x - table.l_x0)
+        cross = geometry.cross(table.lines, b.x, b.y)  # its sign is the anchor's side
         kind = _SIDE_KIND.take(np.sign(cross).astype(np.intp))  # 0 on the line, 1 −1, 2 +1
         kind *= observed  # 0 unobserved
         floats, ints = g.f[:, :, b.cols], g.i[:, :, b.cols]  # views when cols is a slice
@@ -436,7 +435,7 @@ class ZoneEngine:
         code[...] = m.next.take(flat)
         if first.any():  # only the first observation on the other side needs the path test
             for z, j in zip(*(v.tolist() for v in np.nonzero(first)), strict=True):
-                segment = table.l_segments[z]
+                segment = table.lines.segments[z]
                 path = (float(ref_x[z, j]), float(ref_y[z, j]), float(b.x[j]), float(b.y[j]))
                 crosses[z, j] = geometry.path_crosses(segment, *path)
         emit = flip & (crosses != 0) if flip.any() else None

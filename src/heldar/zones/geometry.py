@@ -88,23 +88,38 @@ def inside(
     return result
 
 
-def compile_lines(lines: Sequence[Sequence[Point]]) -> Floats:
-    """`(lines, 4)` array of `x0, y0, x1, y1` for `side` and `path_crosses`."""
-    out = np.zeros((len(lines), 4), dtype=np.float64)
-    for i, ((x0, y0), (x1, y1)) in enumerate(lines):
-        out[i] = (x0, y0, x1, y1)
-    return out
+@dataclass(frozen=True, slots=True)
+class LineSet:
+    """Line segments: `segments` rows `[x0, y0, x1, y1]` (as floats for `path_crosses`) and the
+    `(lines, 1)` columns `cross` needs, computed once."""
+
+    segments: list[list[float]]
+    x0: Floats
+    y0: Floats
+    dx: Floats  # x1 − x0
+    dy: Floats  # y1 − y0
+
+    def __len__(self) -> int:
+        return len(self.segments)
 
 
-def cross(lines: Floats, x: Floats, y: Floats) -> Floats:
+def compile_lines(lines: Sequence[Sequence[Point]]) -> LineSet:
+    """The segments of `lines` (each two points), ready for `cross`, `side`, `path_crosses`."""
+    rows = np.zeros((len(lines), 4), dtype=np.float64)
+    for i, (start, end) in enumerate(lines):
+        rows[i] = (*start, *end)
+    x0, y0, x1, y1 = (rows[:, k : k + 1] for k in range(4))
+    return LineSet(rows.tolist(), x0, y0, x1 - x0, y1 - y0)
+
+
+def cross(lines: LineSet, x: Floats, y: Floats) -> Floats:
     """`(lines, points)` values of `(p1 − p0) × (p − p0)`; their sign is `side`."""
-    x0, y0, x1, y1 = (lines[:, k : k + 1] for k in range(4))
-    out: Floats = (x1 - x0) * (y[None, :] - y0)
-    out -= (y1 - y0) * (x[None, :] - x0)
+    out: Floats = lines.dx * (y - lines.y0)
+    out -= lines.dy * (x - lines.x0)
     return out
 
 
-def side(lines: Floats, x: Floats, y: Floats) -> NDArray[np.int8]:
+def side(lines: LineSet, x: Floats, y: Floats) -> NDArray[np.int8]:
     """`(lines, points)` sign of `(p1 − p0) × (p − p0)`: +1 right of p0→p1 on the image, −1 left.
 
     Crossing from −1 to +1 is a→b: for a line drawn left to right, moving down the image.

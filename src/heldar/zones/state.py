@@ -102,9 +102,6 @@ class ZoneTable:
         self.l_min_conf = np.array([z.config.min_confidence for z in lines], dtype=np.float64)
         self.l_min_conf = self.l_min_conf[:, None]
         self.l_direction = [DIRECTIONS[z.config.direction] for z in lines]  # 0 any, ±1 that side
-        self.l_segments: list[list[float]] = self.lines.tolist()
-        self.l_x0, self.l_y0, x1, y1 = (self.lines[:, k : k + 1] for k in range(4))
-        self.l_dx, self.l_dy = x1 - self.l_x0, y1 - self.l_y0
         # Both families stacked (polygon rows, then line rows), so one batch tests labels and
         # confidence for every zone at once.
         self.min_conf = np.concatenate((self.p_min_conf, self.l_min_conf))
