@@ -19,7 +19,7 @@ from heldar.cameras.registry import CameraRegistry
 from heldar.cameras.vendors import StreamProfile
 from heldar.clock import Clock
 from heldar.errors import ConfigurationError, Conflict, HeldarError, MediaError, NotFound
-from heldar.live.models import LiveStatus, PullStatus
+from heldar.live.models import LiveStatus
 from heldar.live.pull import Pull
 from heldar.live.snapshot import grab_jpeg, newest_frame_jpeg
 from heldar.live.tokens import Grant, LiveTokens
@@ -235,7 +235,7 @@ class LiveBroker:
         return await grab_jpeg(self._ffmpeg, url, timeout_s=SNAPSHOT_GRAB_S)
 
     def status(self) -> LiveStatus:
-        pulls = [PullStatus(**vars(p.stats())) for p in self._pulls.values()]
+        pulls = [p.stats() for p in self._pulls.values()]
         return LiveStatus(
             pulls=pulls,
             viewers=sum(p.viewers for p in pulls),

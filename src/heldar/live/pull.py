@@ -14,7 +14,6 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from heldar.cameras.vendors import StreamProfile
 from heldar.clock import Clock
@@ -23,6 +22,7 @@ from heldar.ffmpeg.args import input_args
 from heldar.ffmpeg.process import FfmpegProcess
 from heldar.live.fmp4 import InitInfo, fragment_info, read_box
 from heldar.live.hls import HlsWindow
+from heldar.live.models import PullStatus
 from heldar.live.viewer import Chunk, Viewer
 from heldar.supervisor import Backoff
 
@@ -69,24 +69,6 @@ def pull_argv(ffmpeg: str, url: str, *, transcode: bool) -> list[str]:
         "1",
         "pipe:1",
     ]
-
-
-@dataclass(frozen=True)
-class PullStats:
-    camera_id: str
-    profile: StreamProfile
-    state: str
-    pid: int | None
-    codec: str | None
-    width: int | None
-    height: int | None
-    viewers: int
-    hls_active: bool
-    bytes_in: int
-    bytes_per_s: float
-    dropped_viewers: int
-    restarts: int
-    transcoding: bool
 
 
 class Pull:
@@ -303,12 +285,12 @@ class Pull:
             self.hls.add(data, info, self.info.timescale)
         self._notify()
 
-    def stats(self) -> PullStats:
+    def stats(self) -> PullStatus:
         now = time.monotonic()
         recent = [(t, n) for t, n in self._rate if t >= now - 5.0]
         span = now - recent[0][0] if len(recent) > 1 else 0.0
         rate = sum(n for _, n in recent) / span if span > 0 else 0.0
-        return PullStats(
+        return PullStatus(
             camera_id=self.camera_id,
             profile=self.profile,
             state=self.state,
