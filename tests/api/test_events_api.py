@@ -11,7 +11,8 @@ from fastapi import FastAPI
 
 from heldar.app import Kernel
 from tests.conftest import ClientAs
-from tests.events.support import next_events, serving, sse_messages
+from tests.events.support import next_events, sse_messages
+from tests.support.serving import serving
 
 STREAM = "/api/v1/events/stream"
 SSE = {"Accept": "text/event-stream"}

@@ -1,26 +1,20 @@
-"""Real network pieces for event tests: a webhook receiver, the app on uvicorn, an SSE reader.
+"""Real network pieces for event tests: a webhook receiver and an SSE reader.
 
 `Receiver` is a small HTTP/1.1 server on 127.0.0.1 that records every request and answers from a
 script (`answers`: status codes, `"hang"`, `"big"`), so delivery is tested against real sockets.
-`serving(app)` runs the already-started app under a real uvicorn on a free port (SSE needs a real
-server: httpx's ASGI transport buffers whole answers). `sse_messages` parses a text/event-stream.
+SSE tests run the app under a real uvicorn (`tests.support.serving`: httpx's ASGI transport
+buffers whole answers). `sse_messages` parses a text/event-stream.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
-
-from tests.support.waiting import eventually
 
 Answer = int | str  # a status code, "hang" (never answer) or "big" (a 64 MB body)
 BIG_BODY_BYTES = 64 * 1024 * 1024
@@ -123,27 +117,6 @@ class Receiver:
         writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 2\r\n{extra}\r\nok".encode())
         await writer.drain()
         return True
-
-
-@contextlib.asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
-    """The (already started) app under a real uvicorn on 127.0.0.1; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, lifespan="off", log_config=None, access_log=False, timeout_graceful_shutdown=2
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        await eventually(lambda: server.started, timeout=10, interval=0.02, what="uvicorn")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 @dataclass(frozen=True)

@@ -16,42 +16,20 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 import websockets
 from fastapi import FastAPI
 
-from tests.support.waiting import eventually
+from tests.support.serving import serving as serving_app
 
 SEND_BUFFER_BYTES = 64 * 1024
 
 
 @contextlib.asynccontextmanager
 async def serving(app: FastAPI) -> AsyncIterator[str]:
-    """The (already started) app under a real uvicorn on 127.0.0.1; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    # Loopback autotunes send buffers to ~4 MB, which would hide a stalled viewer for a minute
-    # at this camera's 100 kB/s; a real network path buffers far less. Accepted sockets inherit it.
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        lifespan="off",
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=2,
-        ws_per_message_deflate=False,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        await eventually(lambda: server.started, timeout=10, interval=0.02, what="uvicorn")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    """The app under uvicorn with a small send buffer: a stalled viewer shows within seconds at
+    this camera's 100 kB/s, as on a real network path."""
+    async with serving_app(app, send_buffer_bytes=SEND_BUFFER_BYTES) as base:
+        yield base
 
 
 @dataclass

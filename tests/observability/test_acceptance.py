@@ -16,8 +16,9 @@ from fastapi import FastAPI
 
 from heldar.settings import Settings
 from heldar.simcam.server import SimCamServer
-from tests.events.support import serving, sse_messages
+from tests.events.support import sse_messages
 from tests.support.auth import ADMIN_PASSWORD, ADMIN_USER, FAST_HASHING
+from tests.support.serving import serving
 from tests.support.waiting import eventually
 
 
