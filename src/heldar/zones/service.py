@@ -17,7 +17,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -312,9 +312,11 @@ class ZoneService:
     def _take_pending(self) -> tuple[builtins.list[_Emitted], dict[str, tuple[Any, int]]]:
         results, self._pending = self._pending, []
         self._in_flight = results
-        cameras = sorted({r.camera_id for r in results})
-        states = {c: (self.engine.snapshot([c]), self._applied.get(c, 0)) for c in cameras}
-        return results, states
+        return results, self._states(sorted({r.camera_id for r in results}))
+
+    def _states(self, cameras: Iterable[str]) -> dict[str, tuple[Any, int]]:
+        """Each camera's engine state now, with the newest batch id it reflects."""
+        return {c: (self.engine.snapshot([c]), self._applied.get(c, 0)) for c in cameras}
 
     async def run(self) -> None:
         """The flusher, and every few seconds: expire tracks of quiet cameras and save the
@@ -358,7 +360,7 @@ class ZoneService:
             ]
             if not dirty:
                 return 0
-            states = {c: (self.engine.snapshot([c]), self._applied[c]) for c in dirty}
+            states = self._states(dirty)
             async with self._store.write() as conn:
                 await sql.save_states(conn, states, self._clock.now())
             for camera_id in dirty:
@@ -388,44 +390,42 @@ class ZoneService:
         every camera they touched (as it was when they were taken), in one transaction of a
         fixed number of statements; then publish and trigger. Evidence frames are written
         first (one file per frame), so the transaction never waits on the disk."""
-        evidence = {id(r): await self._save_evidence(r) for r in results}
+        evidence = [await self._save_evidence(r) for r in results]
         async with self._store.write() as conn:
-            rows, drafts = [], []
-            for result in results:
-                segment_id = await self._segment_at(
-                    conn, result.camera_id, result.events[0].timestamp
-                )
-                for event in result.events:
-                    rows.append(self._row(result, event, segment_id))
+            segments = [
+                await self._segment_at(conn, r.camera_id, r.events[0].timestamp) for r in results
+            ]
+            emitted = [
+                (result, event, segment, frame)
+                for result, segment, frame in zip(results, segments, evidence, strict=True)
+                for event in result.events
+            ]
+            rows = [self._row(result, event, segment) for result, event, segment, _ in emitted]
             ids = await sql.insert_events(conn, rows)
             paths: dict[int, str] = {}
-            found = iter(ids)
-            for result in results:
-                for event in result.events:
-                    event_id = next(found)
-                    path = evidence[id(result)] if event.event_type in EVIDENCE_EVENTS else None
-                    if path is not None:
-                        paths[event_id] = path
-                    drafts.append(self._draft(result.camera_id, event_id, event, path))
+            drafts = []
+            for event_id, (result, event, _, frame) in zip(ids, emitted, strict=True):
+                path = frame if event.event_type in EVIDENCE_EVENTS else None
+                if path is not None:
+                    paths[event_id] = path
+                drafts.append(self._draft(result.camera_id, event_id, event, path))
             await sql.set_evidence(conn, paths)
             committed = await self._events.append_many_in(conn, drafts)
             await sql.save_states(conn, states, self._clock.now())
         self._events.committed(committed)
-        for result in results:
-            for event in result.events:
-                self.events_total[event.event_type] += 1
+        self.events_total.update(event.event_type for _, event, _, _ in emitted)
         for camera_id, (_, applied) in states.items():
             self._saved[camera_id] = applied
+        first: dict[str, ZoneEvent] = {}
+        for result in results:
+            first.setdefault(result.camera_id, result.events[0])
         now = self._clock.monotonic()
-        for camera_id in sorted(states):
+        for camera_id, event in sorted(first.items()):
             if now - self._triggered.get(camera_id, -TRIGGER_EVERY_S) < TRIGGER_EVERY_S:
                 continue  # the window it opened is still as good (it extends to now + post-roll)
-            first = next((r for r in results if r.camera_id == camera_id), None)
-            if first is None:
-                continue
             self._triggered[camera_id] = now
             with contextlib.suppress(HeldarError):  # a camera deleted meanwhile
-                await self._trigger(camera_id, f"zone_{first.events[0].event_type}")
+                await self._trigger(camera_id, f"zone_{event.event_type}")
 
     @staticmethod
     def _row(result: _Emitted, event: ZoneEvent, segment_id: int | None) -> dict[str, Any]:
