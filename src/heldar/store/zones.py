@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from heldar.store.dialect import insert_ids, upsert
@@ -59,18 +59,6 @@ async def delete_zone(conn: AsyncConnection, zone_id: int) -> bool:
 async def insert_events(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert zone events in one statement; their ids, in order."""
     return await insert_ids(conn, zone_events, rows)
-
-
-async def set_evidence(conn: AsyncConnection, paths: dict[int, str]) -> None:
-    """Record the evidence file of several zone events: `{event id: path}`."""
-    if paths:
-        statement = (
-            update(zone_events)
-            .where(zone_events.c.id == bindparam("event_id"))
-            .values(evidence=bindparam("path"))
-        )
-        rows = [{"event_id": event_id, "path": path} for event_id, path in paths.items()]
-        await conn.execute(statement, rows)
 
 
 async def list_events(

@@ -50,7 +50,8 @@ TRIGGER_EVERY_S = 1.0
 MAX_PENDING = 256
 """Results waiting for the flusher beyond which `consume` stores them itself (back-pressure).
 The flusher writes everything pending at once in one short transaction of a fixed handful of
-statements (all zone-event rows, all event-log rows, all evidence paths, all camera states), so
+statements (all zone-event rows with their evidence paths, all event-log rows, all camera
+states), so
 the store's single writer is taken about as often as ingest's group commit takes it, not once
 per batch."""
 FLUSH_EVERY_S = 0.25
@@ -396,20 +397,16 @@ class ZoneService:
                 await self._segment_at(conn, r.camera_id, r.events[0].timestamp) for r in results
             ]
             emitted = [
-                (result, event, segment, frame)
+                (result, event, segment, frame if event.event_type in EVIDENCE_EVENTS else None)
                 for result, segment, frame in zip(results, segments, evidence, strict=True)
                 for event in result.events
             ]
-            rows = [self._row(result, event, segment) for result, event, segment, _ in emitted]
+            rows = [self._row(*item) for item in emitted]
             ids = await sql.insert_events(conn, rows)
-            paths: dict[int, str] = {}
-            drafts = []
-            for event_id, (result, event, _, frame) in zip(ids, emitted, strict=True):
-                path = frame if event.event_type in EVIDENCE_EVENTS else None
-                if path is not None:
-                    paths[event_id] = path
-                drafts.append(self._draft(result.camera_id, event_id, event, path))
-            await sql.set_evidence(conn, paths)
+            drafts = [
+                self._draft(result.camera_id, event_id, event, path)
+                for event_id, (result, event, _, path) in zip(ids, emitted, strict=True)
+            ]
             committed = await self._events.append_many_in(conn, drafts)
             await sql.save_states(conn, states, self._clock.now())
         self._events.committed(committed)
@@ -428,7 +425,9 @@ class ZoneService:
                 await self._trigger(camera_id, f"zone_{event.event_type}")
 
     @staticmethod
-    def _row(result: _Emitted, event: ZoneEvent, segment_id: int | None) -> dict[str, Any]:
+    def _row(
+        result: _Emitted, event: ZoneEvent, segment_id: int | None, evidence: str | None
+    ) -> dict[str, Any]:
         return {
             "camera_id": result.camera_id,
             "zone_id": event.zone_id,
@@ -438,7 +437,7 @@ class ZoneService:
             "dwell_seconds": event.dwell_seconds,
             "timestamp": event.timestamp,
             "segment_id": segment_id,
-            "evidence": None,
+            "evidence": evidence,
             "batch_id": result.batch.id if result.batch is not None else None,
         }
 
