@@ -201,18 +201,24 @@ class Webhooks:
 
     # -- the outbox ------------------------------------------------------------------------------
 
-    async def _enabled_hooks(self, conn: AsyncConnection) -> builtins.list[WebhookRecord]:
-        now = self._clock.monotonic()
-        if self._enabled is None or now - self._enabled[0] >= ENABLED_CACHE_S:
-            self._enabled = (now, await sql.list_webhooks(conn, enabled_only=True))
+    def _known_hooks(self) -> builtins.list[WebhookRecord] | None:
+        """The enabled webhooks as read within `ENABLED_CACHE_S` (None: to be read again)."""
+        if self._enabled is None or self._clock.monotonic() - self._enabled[0] >= ENABLED_CACHE_S:
+            return None
         return self._enabled[1]
+
+    async def _enabled_hooks(self, conn: AsyncConnection) -> builtins.list[WebhookRecord]:
+        hooks = self._known_hooks()
+        if hooks is None:
+            hooks = await sql.list_webhooks(conn, enabled_only=True)
+            self._enabled = (self._clock.monotonic(), hooks)
+        return hooks
 
     def may_want(self, event: Event) -> bool:
         """Could a delivery of `event` have been queued? False only when the enabled webhooks
         read for it want none (the dispatcher then need not look for work)."""
-        if self._enabled is None or self._clock.monotonic() - self._enabled[0] >= ENABLED_CACHE_S:
-            return True
-        return any(w.wants(event) for w in self._enabled[1])
+        hooks = self._known_hooks()
+        return hooks is None or any(w.wants(event) for w in hooks)
 
     async def enqueue(self, conn: AsyncConnection, events: builtins.list[Event]) -> None:
         """`EventLog` outbox writer: one pending delivery per (event, enabled webhook wanting
