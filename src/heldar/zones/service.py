@@ -51,9 +51,8 @@ MAX_PENDING = 256
 """Results waiting for the flusher beyond which `consume` stores them itself (back-pressure).
 The flusher writes everything pending at once in one short transaction of a fixed handful of
 statements (all zone-event rows with their evidence paths, all event-log rows, all camera
-states), so
-the store's single writer is taken about as often as ingest's group commit takes it, not once
-per batch."""
+states), so the store's single writer is taken about as often as ingest's group commit takes
+it, not once per batch."""
 FLUSH_EVERY_S = 0.25
 """The flusher writes at most this often (back-pressure at `MAX_PENDING` still applies), so a
 busy camera's zone events cost one transaction and one state snapshot per interval, not per
