@@ -278,17 +278,18 @@ class ZoneEngine:
         labels = [label_of(d.label, -1) for d in detections]
         if -1 in labels:
             labels = [self._label(d.label) for d in detections]
-        keep: Bools | None = None
+        keep: Bools | None = None  # None: every detection is finite
+        if not np.isfinite(xy.sum() + confidence.sum()):  # inf − inf is nan
+            keep = np.isfinite(xy).all(axis=0) & np.isfinite(confidence)
         recent = camera.recent
         if recent is not None and recent[0] == tracks:  # the same tracks as the last batch
             _, slots, run = recent
-            if not np.isfinite(xy.sum() + confidence.sum()):  # inf − inf is nan
-                keep = np.isfinite(xy).all(axis=0) & np.isfinite(confidence)
         else:
             known = camera.slots.get
             found = [known(k, -1) for k in tracks]  # type: ignore[arg-type]
-            if -1 in found or not np.isfinite(xy.sum() + confidence.sum()):
-                keep = np.isfinite(xy).all(axis=0) & np.isfinite(confidence)
+            if -1 in found:
+                if keep is None:
+                    keep = np.ones(len(tracks), dtype=bool)
                 for j, track_id in enumerate(tracks):
                     if not keep[j] or found[j] != -1:
                         continue
