@@ -22,6 +22,7 @@ from typing import Any
 
 import shapely
 
+from heldar.zones import geometry
 from heldar.zones.engine import Detection, ZoneEngine
 from heldar.zones.models import Zone
 
@@ -95,21 +96,6 @@ def ray_cast(edges: list[tuple[float, float, float, float]], x: float, y: float)
         if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
             inside = not inside
     return inside
-
-
-def segments_cross(line: Any, p: tuple[float, float], q: tuple[float, float]) -> bool:
-    """`geometry.path_crosses` in plain Python: p, q strictly apart and a, b not on one side."""
-    (x0, y0), (x1, y1) = line
-    (px, py), (qx, qy) = p, q
-
-    def sign(value: float) -> int:
-        return (value > 0) - (value < 0)
-
-    sp = sign((x1 - x0) * (py - y0) - (y1 - y0) * (px - x0))
-    sq = sign((x1 - x0) * (qy - y0) - (y1 - y0) * (qx - x0))
-    oa = sign((qx - px) * (y0 - py) - (qy - py) * (x0 - px))
-    ob = sign((qx - px) * (y1 - py) - (qy - py) * (x1 - px))
-    return sp * sq < 0 and oa * ob <= 0
 
 
 class LoopEngine:
@@ -211,7 +197,8 @@ class LoopEngine:
             s.update(side=now, ref=(ax, ay), pending=0)
             return []
         if s["pending"] == 0 and self.python:
-            s["crosses"] = segments_cross(zone.polygon, s["ref"], (ax, ay))
+            (x0, y0), (x1, y1) = zone.polygon  # the kernel's scalar test is plain Python too
+            s["crosses"] = geometry.path_crosses((x0, y0, x1, y1), *s["ref"], ax, ay)
         elif s["pending"] == 0:
             path = shapely.LineString([s["ref"], (ax, ay)])
             s["crosses"] = path.crosses(shapely.LineString(zone.polygon))
