@@ -18,24 +18,15 @@ from heldar.logs import redact
 from heldar.settings import Settings
 from tests.conftest import ClientAs
 from tests.events.support import Receiver
-from tests.support.auth import ADMIN_PASSWORD, ADMIN_USER, FAST_HASHING
 from tests.support.waiting import eventually
 
 SECRET = "whsec-api-0123456789"
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        recording_enabled=False,
-        ai_sampling_enabled=False,
-        min_free_disk_gb=0,
-        webhook_allow_private=["127.0.0.1/32"],
-        webhook_timeout_s=1.0,
-        bootstrap_admin_user=ADMIN_USER,
-        bootstrap_admin_password=ADMIN_PASSWORD,
-        **FAST_HASHING,
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={"webhook_allow_private": ["127.0.0.1/32"], "webhook_timeout_s": 1.0}
     )
 
 

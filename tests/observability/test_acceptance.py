@@ -8,7 +8,6 @@ import asyncio
 import re
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,23 +16,18 @@ from fastapi import FastAPI
 from heldar.settings import Settings
 from heldar.simcam.server import SimCamServer
 from tests.events.support import sse_messages
-from tests.support.auth import ADMIN_PASSWORD, ADMIN_USER, FAST_HASHING
 from tests.support.serving import serving
 from tests.support.waiting import eventually
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        recording_enabled=True,
-        ai_sampling_enabled=False,
-        min_free_disk_gb=0,
-        readyz_min_recording_percent=100,
-        event_stream_heartbeat_s=1,
-        bootstrap_admin_user=ADMIN_USER,
-        bootstrap_admin_password=ADMIN_PASSWORD,
-        **FAST_HASHING,
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "recording_enabled": True,
+            "readyz_min_recording_percent": 100,
+            "event_stream_heartbeat_s": 1,
+        }
     )
 
 

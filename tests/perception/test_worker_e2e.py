@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import signal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,24 +23,15 @@ from heldar.settings import Settings
 from heldar.simcam.server import SimCamServer
 from heldar_worker import HeldarClient, Runner
 from heldar_worker.analyzers.motion import MotionAnalyzer
-from tests.support.auth import ADMIN_PASSWORD, ADMIN_USER, FAST_HASHING
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(settings: Settings) -> Settings:
     """Sampling and recording on: every camera in this module points at simcam on 127.0.0.1."""
-    return Settings(
-        data_dir=tmp_path / "data",
-        recording_enabled=True,
-        ai_sampling_enabled=True,
-        min_free_disk_gb=0,
-        bootstrap_admin_user=ADMIN_USER,
-        bootstrap_admin_password=ADMIN_PASSWORD,
-        **FAST_HASHING,
-    )
+    return settings.model_copy(update={"recording_enabled": True, "ai_sampling_enabled": True})
 
 
 class IngestLog(httpx.AsyncBaseTransport):

@@ -5,7 +5,6 @@ with its pre-roll."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,7 +13,6 @@ from fastapi import FastAPI
 
 from heldar.settings import Settings
 from heldar.simcam.server import SimCamServer
-from tests.support.auth import ADMIN_PASSWORD, ADMIN_USER, FAST_HASHING
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
@@ -24,16 +22,8 @@ POST_ROLL_S = 4
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        recording_enabled=True,
-        ai_sampling_enabled=False,
-        min_free_disk_gb=0,
-        bootstrap_admin_user=ADMIN_USER,
-        bootstrap_admin_password=ADMIN_PASSWORD,
-        **FAST_HASHING,
-    )
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"recording_enabled": True})
 
 
 async def test_a_zone_enter_records_the_event_with_pre_roll(
