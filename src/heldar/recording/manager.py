@@ -34,7 +34,7 @@ from heldar.recording.models import (
     Target,
     TriggerResult,
 )
-from heldar.recording.preroll import PreRollBuffer
+from heldar.recording.preroll import START_MARGIN, PreRollBuffer
 from heldar.recording.recorder import CameraRecorder
 from heldar.recording.schedules import is_active
 from heldar.store import recording as sql
@@ -42,6 +42,10 @@ from heldar.store.engine import Store
 from heldar.supervisor import Backoff
 
 log = logging.getLogger(__name__)
+
+STALE_WINDOW = timedelta(minutes=5)
+"""An event window whose camera sent no segment past it is forgotten this long after its end
+(normally the first buffer segment that closes past the window retires it)."""
 
 EVENT_MODES = ("event", "scheduled_event")
 MAX_POST_ROLL_S = 3600
@@ -127,7 +131,7 @@ class RecorderManager:
                 await self._remove(camera_id)
             now = self._clock.now()
             for camera_id, end in list(self._windows.items()):
-                if end < now - timedelta(seconds=BUFFER_SEGMENT_SECONDS * 2):
+                if end < now - STALE_WINDOW:  # its camera stopped sending segments
                     del self._windows[camera_id]
 
     async def reconcile(self, camera_id: str) -> None:
@@ -234,7 +238,13 @@ class RecorderManager:
         preroll = self._prerolls.get(segment.camera_id)
         if preroll is None:
             return
-        promoted = preroll.closed(segment, window_end=self._windows.get(segment.camera_id))
+        window_end = self._windows.get(segment.camera_id)
+        promoted = preroll.closed(segment, window_end=window_end)
+        if window_end is not None and segment.start >= window_end + START_MARGIN:
+            # The first segment past the window has closed: nothing later belongs to it. (Not
+            # retired by wall time alone: under load this close can arrive seconds late, and
+            # the segment holding the window's end must still find the window.)
+            del self._windows[segment.camera_id]
         await self._promoted(segment.camera_id, promoted)
 
     # -- internals -------------------------------------------------------------------------------
