@@ -213,6 +213,7 @@ STATIONS = [
     (0.6, 0.8),
     (0.5, 0.5),
     (0.4, 0.6),
+    (0.35, 0.6),  # on the triangle's sloped edge, up to rounding: shapely's exact test decides
     (0.9, 0.3),
     (0.9, 0.7),
     (0.05, 0.05),
@@ -457,6 +458,21 @@ def test_older_batches_are_ignored_for_the_tracks_they_name() -> None:
     assert run(engine, [(at(10), [det(0.9, 0.9, 1)])]) == []  # same time: also ignored
     assert run(engine, [(at(10 - TIMEOUT - 1), [det(0.4, 0.4, 9)])]) == []  # stale batch
     assert engine.snapshot()["cameras"]["cam"]["watermark"] == at(10).timestamp()
+
+
+def test_points_on_a_sloped_edge_or_a_vertex_are_outside() -> None:
+    """Exactly on an edge (binary-exact coordinates) the compiled test cannot trust its sign and
+    asks shapely's exact predicate: the boundary is outside. Just inside, a track enters."""
+    diamond = [(0.5, 0.25), (0.75, 0.5), (0.5, 0.75), (0.25, 0.5)]
+    engine = fresh([zone(1, "region", diamond, config={"confirm_frames": 1})])
+    edge = [(0.625, 0.375), (0.375, 0.625), (0.75, 0.5), (0.5, 0.75), (0.3125, 0.4375)]
+    boundary = [det(x, y, track) for track, (x, y) in enumerate(edge)]
+    assert engine.process("cam", at(0), boundary) == []
+    inside = [det(0.625, 0.376, 7), *boundary]
+    events = engine.process("cam", at(1), inside)
+    assert [(e.event_type, e.track_id, e.detection_index) for e in events] == [("enter", 7, 0)]
+    contains = shapely.Polygon(diamond).contains
+    assert not any(contains(shapely.Point(p)) for p in edge)
 
 
 def test_static_suppression_waits_for_movement() -> None:

@@ -1,4 +1,4 @@
-"""Zone geometry against scalar references: ray casting, orientation signs, shapely segments."""
+"""Zone geometry against scalar references: ray casting, shapely's exact predicates and segments."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import shapely
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from heldar.zones import geometry
+from heldar.zones import geometry, kernel
 
 unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 point = st.tuples(unit, unit)
@@ -68,24 +68,24 @@ def test_the_boundary_is_outside() -> None:
     assert result.tolist() == [[False, False, True]]
 
 
-def test_a_to_b_is_moving_down_across_a_line_drawn_left_to_right() -> None:
-    line = geometry.compile_lines([[(0.1, 0.5), (0.9, 0.5)]])
-    sides = geometry.side(line, np.array([0.5, 0.5, 0.5]), np.array([0.2, 0.5, 0.8]))
-    assert sides.tolist() == [[-1, 0, 1]]  # above: a side, on the line, below: b side
-    down = geometry.compile_lines([[(0.5, 0.1), (0.5, 0.9)]])
-    assert geometry.side(down, np.array([0.2, 0.8]), np.array([0.5, 0.5])).tolist() == [[1, -1]]
-
-
-@given(st.tuples(point, point), st.lists(point, min_size=1, max_size=20))
-def test_side_flips_with_the_direction_of_the_line(line, points) -> None:
-    (a, b) = line
-    assume(a != b)
-    segment = shapely.LineString([a, b])  # nearly on the line, rounding decides the sign
-    assume(all(segment.distance(shapely.Point(p)) > 1e-9 for p in points))
-    xs, ys = np.array([p[0] for p in points]), np.array([p[1] for p in points])
-    forward = geometry.side(geometry.compile_lines([[a, b]]), xs, ys)
-    backward = geometry.side(geometry.compile_lines([[b, a]]), xs, ys)
-    assert (forward == -backward).all()
+@settings(deadline=None)  # the first example compiles the kernel
+@given(star_polygon(), st.lists(point, max_size=20), st.data())
+def test_the_compiled_test_agrees_with_shapely_or_defers_to_it(polygon, points, data) -> None:
+    """`kernel._inside` is exact where it answers: 1 or 0 as shapely `contains` (the boundary
+    outside), else 2 ("ask shapely") — which it must say on vertices and on edges."""
+    vertex = data.draw(st.sampled_from(polygon))
+    a, b = data.draw(st.sampled_from(list(zip(polygon, polygon[1:] + polygon[:1], strict=True))))
+    along = data.draw(st.floats(0.0, 1.0))
+    on_edge = (a[0] + along * (b[0] - a[0]), a[1] + along * (b[1] - a[1]))
+    ring, start, _ = kernel.rings([polygon])
+    shape = shapely.Polygon(polygon)
+    for x, y in [*points, vertex, on_edge]:
+        answer = kernel._inside(ring, start[0], start[1], x, y)
+        if answer != 2:
+            assert answer == shape.contains(shapely.Point(x, y)), (x, y)
+    assert kernel._inside(ring, start[0], start[1], *vertex) == 2
+    if shape.exterior.distance(shapely.Point(on_edge)) == 0:  # on the edge after rounding
+        assert kernel._inside(ring, start[0], start[1], *on_edge) == 2
 
 
 @given(st.tuples(point, point), point, point)
@@ -96,14 +96,14 @@ def test_path_crosses_matches_a_proper_segment_intersection(line, p, q) -> None:
     # Degenerate touches are where conventions differ; keep every endpoint clear of the other.
     assume(min(segment.distance(shapely.Point(p)), segment.distance(shapely.Point(q))) > 1e-6)
     assume(min(path.distance(shapely.Point(a)), path.distance(shapely.Point(b))) > 1e-6)
-    line = geometry.compile_lines([[a, b]]).segments[0]
+    line = (*a, *b)
     crosses = geometry.path_crosses(line, *p, *q)
     assert crosses == segment.intersects(path)
     assert geometry.path_crosses(line, *q, *p) == crosses
 
 
 def test_passing_around_the_end_of_a_line_is_no_crossing() -> None:
-    line = geometry.compile_lines([[(0.2, 0.5), (0.6, 0.5)]]).segments[0]
+    line = (0.2, 0.5, 0.6, 0.5)
     assert not geometry.path_crosses(line, 0.8, 0.2, 0.8, 0.8)
 
 

@@ -1,31 +1,29 @@
 """The zone state machine: tracked detections in, enter/exit/dwell/crossing events out.
 
 A `ZoneEngine` holds, per camera, its enabled zones compiled to arrays and the state of every
-(zone, track) pair as numpy grids (a row per zone, a column per track slot), so one batch is judged
-against all zones of its camera in a handful of vectorized operations. Semantics and invariants:
-`docs/design/zones.md`. Pure: time comes from batch timestamps only, and I/O is the caller's.
+(zone, track) pair as numpy grids (a row per zone, a column per track slot). It reads a batch's
+detections into arrays and judges them against all zones of the camera in one compiled call
+(`heldar.zones.kernel`). Semantics and invariants: `docs/design/zones.md`. Pure: time comes from
+batch timestamps only, and I/O is the caller's.
 """
 
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import chain
-from operator import itemgetter
-from typing import Any, Literal, Protocol
+from itertools import chain, islice, repeat
+from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
 
-from heldar.zones import geometry
+from heldar.zones import geometry, kernel
+from heldar.zones.kernel import STATIC_EPSILON
 from heldar.zones.models import Zone
 from heldar.zones.state import (
     SNAPSHOT_VERSION,
-    Bools,
     CameraState,
-    Floats,
-    Ints,
     TrackId,
     ZoneTable,
     dump_camera,
@@ -33,15 +31,12 @@ from heldar.zones.state import (
 )
 
 EventType = Literal["enter", "exit", "dwell", "cross_ab", "cross_ba"]
-_EVENT_ORDER = itemgetter(0, 1, 2)  # detection index, zone id, rank
-_SIDE_KIND = np.array([0, 2, 1], dtype=np.intp)  # line kind of side 0, +1, −1 (index −1)
-STATIC_EPSILON = 0.01
-"""How far (normalized) an anchor must move before `static_suppression` lets its track enter."""
+__all__ = ["STATIC_EPSILON", "Detection", "DetectionLike", "EventType", "ZoneEngine", "ZoneEvent"]
 
 
-@dataclass(frozen=True, slots=True)
-class ZoneEvent:
-    """One zone event. `detection_index` points into the batch (evidence); None when synthetic."""
+class ZoneEvent(NamedTuple):
+    """One zone event. `detection_index` points into the batch (evidence); None when synthetic.
+    (A named tuple: a batch may emit dozens, and a frozen dataclass costs several times more.)"""
 
     camera_id: str
     zone_id: int
@@ -67,49 +62,14 @@ class DetectionLike(Protocol):
     def track_id(self) -> TrackId | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Detection:
-    """A plain detection: `bbox` is `[x, y, w, h]` normalized; no `track_id` → no state."""
+class Detection(NamedTuple):
+    """A plain detection: `bbox` is `[x, y, w, h]` normalized; no `track_id` → no state. (Field
+    order as the ingest's `Detection`: both are read by one transposition, see `_columns`.)"""
 
     label: str
     confidence: float
     bbox: tuple[float, float, float, float]
     track_id: TrackId | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Batch:
-    """The tracked, in-order detections of one batch as columns of the camera's state grids.
-
-    `cols` selects the grid columns: a slice when the batch's slots are dense (the grids are then
-    updated in place through views), else the slots themselves (gathered, then scattered back).
-    In a slice, a column without a detection has `index` −1 and confidence −inf, so no zone
-    observes it and its state does not move.
-    """
-
-    cols: slice | Ints
-    index: list[int]  # position in the caller's list, per column
-    xy: Floats  # (2, columns): anchor x and y
-    confidence: Floats
-    label: Ints
-
-    @property
-    def x(self) -> Floats:
-        x: Floats = self.xy[0]
-        return x
-
-    @property
-    def y(self) -> Floats:
-        y: Floats = self.xy[1]
-        return y
-
-    def slot(self, column: int) -> int:
-        cols = self.cols
-        return cols.start + column if isinstance(cols, slice) else int(cols[column])
-
-
-DENSE_SLACK = 16
-"""A batch whose slots span at most twice its size plus this is evaluated over the whole span."""
 
 
 def _seconds(moment: datetime) -> float:
@@ -122,33 +82,54 @@ def _track_key(track_id: TrackId) -> tuple[int, int, str]:
     return (0, track_id, "") if isinstance(track_id, int) else (1, 0, track_id)
 
 
-def _run(slots: Ints) -> slice | None:
-    """The slots as a slice when they are one ascending run (the grids are then views)."""
-    low, high = int(slots[0]), int(slots[-1])
-    if high - low + 1 == len(slots) and (low == high or bool((slots[1:] > slots[:-1]).all())):
-        return slice(low, high + 1)
+def _anchor(bbox: Sequence[float], confidence: float) -> tuple[float, float] | None:
+    """The anchor of a detection as `kernel.evaluate` computes it, or None when not finite."""
+    x, y, w, h = bbox
+    ax, ay = x + w * 0.5, y + h * 1.0
+    if math.isfinite(ax) and math.isfinite(ay) and math.isfinite(confidence):
+        return ax, ay
     return None
 
 
-def _columns(slots: Ints, index: list[int], xy: Floats, confidence: Floats, label: Ints) -> _Batch:
-    """Lay out a batch whose slots are not one run: spread over their span when they are
-    dense, else gathered by slot."""
-    n = len(slots)
-    low, high = int(slots.min()), int(slots.max())
-    span = high - low + 1
-    if span > 2 * n + DENSE_SLACK:
-        return _Batch(slots, index, xy, confidence, label)
-    at = slots - low
-    wide_xy, wide_label = np.zeros((2, span)), np.zeros(span, dtype=np.intp)
-    wide_confidence, wide_index = np.full(span, -np.inf), np.full(span, -1, dtype=np.intp)
-    wide_xy[:, at], wide_label[at], wide_confidence[at], wide_index[at] = (
-        xy,
-        label,
-        confidence,
-        index,
+_FIELDS = ("label", "confidence", "bbox", "track_id")
+
+
+def _columns(
+    detections: Sequence[DetectionLike],
+) -> tuple[Sequence[str], Sequence[float], Sequence[Sequence[float]], Sequence[TrackId | None]]:
+    """The label, confidence, bbox and track id of each detection, as four columns.
+
+    Named tuples whose first fields are these four (the engine's `Detection` and the ingest's)
+    are transposed by one C call, several times faster than reading attributes one by one.
+    """
+    kinds = set(map(type, detections))
+    if len(kinds) == 1:
+        kind = kinds.pop()
+        if issubclass(kind, tuple) and getattr(kind, "_fields", ())[:4] == _FIELDS:
+            labels, confidences, boxes, tracks = islice(zip(*detections, strict=False), 4)
+            return labels, confidences, boxes, tracks
+    return (
+        [d.label for d in detections],
+        [d.confidence for d in detections],
+        [d.bbox for d in detections],
+        [d.track_id for d in detections],
     )
-    cols = slice(low, high + 1)
-    return _Batch(cols, wide_index.tolist(), wide_xy, wide_confidence, wide_label)
+
+
+_NO_ANSWERS = np.zeros((0, 0), dtype=np.bool_)
+
+
+def warm_up() -> None:
+    """Compile the kernel (or load it from numba's disk cache) before a batch needs it: a cold
+    compile takes seconds, which must not stall the event loop on a live batch. Runs one batch
+    through a throwaway engine, so every argument has the types a live batch will have."""
+    now = datetime.now(UTC)
+    stamps = {"camera_id": "warm", "created_at": now, "updated_at": now}
+    engine = ZoneEngine()
+    region = Zone(id=1, name="r", kind="region", polygon=[(0, 0), (1, 0), (0, 1)], **stamps)
+    line = Zone(id=2, name="l", kind="line", polygon=[(0, 0.5), (1, 0.5)], **stamps)
+    engine.update_zones("warm", [region, line])
+    engine.process("warm", now, [Detection("person", 0.9, (0.1, 0.1, 0.1, 0.1), 1)])
 
 
 class ZoneEngine:
@@ -167,6 +148,9 @@ class ZoneEngine:
         self._cameras: dict[str, CameraState] = {}
         self._label_ids: dict[str, int] = {}
         self._labels: list[str] = []
+        self._codes = np.zeros((0, 4), dtype=np.intp)  # the kernel's event buffer, reused
+        self._spans = np.zeros(0, dtype=np.float64)
+        self._packed = bytearray()  # a batch's numbers for the kernel, reused
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -204,26 +188,20 @@ class ZoneEngine:
         if camera.watermark is not None and t < camera.watermark - self.track_timeout_s:
             return events  # older than anything the state still remembers
         if camera.watermark is None or t > camera.watermark:
-            events.extend(self._expire(camera_id, camera, t))
+            if t > camera.expire_after:
+                events.extend(self._expire(camera_id, camera, t))
             camera.watermark = t
-        batch = self._gather(camera, t, detections)
-        if batch is None:
+        if not detections:
             return events
-        at = timestamp.astimezone(UTC)
-        table = camera.table
-        observed = table.lut(self._labels)[:, batch.label]  # (zone, column): counts for the zone
-        observed &= batch.confidence >= table.min_conf
-        if not observed.any():
-            return events
-        rows = camera.polygons.rows
-        found: list[tuple[int, int, int, ZoneEvent]] = []
-        if rows:
-            self._polygons(camera_id, camera, batch, t, at, observed[:rows], found)
-        if camera.lines.rows:
-            self._lines(camera_id, camera, batch, t, at, observed[rows:], found)
-        if len(found) > 1:
-            found.sort(key=_EVENT_ORDER)
-        events.extend(item[3] for item in found)
+        labels, confidences, boxes, tracks = _columns(detections)
+        slots = self._slots(camera, tracks, boxes, confidences)
+        args = self._arguments(camera, t, labels, confidences, boxes, slots)
+        count = kernel.evaluate(*args)
+        if count == kernel.UNSURE:  # an anchor on (or within rounding of) a polygon's edge
+            args[-1] = geometry.inside(camera.table.polygons, geometry.anchors(args[4]))
+            count = kernel.evaluate(*args)
+        if count:
+            events.extend(self._events(camera_id, camera.table, timestamp, tracks, count))
         return events
 
     def expire(self, camera_id: str, now: datetime) -> list[ZoneEvent]:
@@ -252,212 +230,121 @@ class ZoneEngine:
             self._labels.append(name)
         return label
 
-    def _gather(
-        self, camera: CameraState, t: float, detections: Sequence[DetectionLike]
-    ) -> _Batch | None:
-        """Tracked, finite, first-per-track, in-order detections; allocates new tracks."""
-        tracks = [d.track_id for d in detections]
-        index: list[int] | range = range(len(tracks))
-        if None in tracks or len(set(tracks)) != len(tracks):  # untracked or repeated ids
-            seen: set[TrackId | None] = {None}
-            index = []
-            for i, track_id in enumerate(tracks):
-                if track_id not in seen:
-                    seen.add(track_id)
-                    index.append(i)
-            detections = [detections[i] for i in index]
-            tracks = [tracks[i] for i in index]
-        if not tracks:
-            return None
-        boxes = np.fromiter(chain.from_iterable([d.bbox for d in detections]), np.float64)
-        if boxes.size != 4 * len(tracks):
-            raise ValueError("zone engine: every bbox is [x, y, w, h]")
-        xy = geometry.anchors(boxes.reshape(-1, 4))
-        confidence = np.array([d.confidence for d in detections], dtype=np.float64)
-        label_of = self._label_ids.get
-        labels = [label_of(d.label, -1) for d in detections]
-        if -1 in labels:
-            labels = [self._label(d.label) for d in detections]
-        keep: Bools | None = None  # None: every detection is finite
-        if not np.isfinite(xy.sum() + confidence.sum()):  # inf − inf is nan
-            keep = np.isfinite(xy).all(axis=0) & np.isfinite(confidence)
+    def _slots(
+        self,
+        camera: CameraState,
+        tracks: Sequence[TrackId | None],
+        boxes: Sequence[Sequence[float]],
+        confidences: Sequence[float],
+    ) -> Sequence[int]:
+        """The track slot of each detection, −1 for none; allocates new tracks (finite ones,
+        while the camera is under `max_tracks`). A repeated track id gets its slot every time:
+        the kernel counts its first detection only."""
         recent = camera.recent
         if recent is not None and recent[0] == tracks:  # the same tracks as the last batch
-            _, slots, run = recent
-        else:
-            known = camera.slots.get
-            found = [known(k, -1) for k in tracks]  # type: ignore[arg-type]
-            if -1 in found:
-                if keep is None:
-                    keep = np.ones(len(tracks), dtype=bool)
-                for j, track_id in enumerate(tracks):
-                    if not keep[j] or found[j] != -1:
-                        continue
-                    if len(camera.slots) >= self.max_tracks:
-                        self.dropped_tracks += 1
-                        keep[j] = False
-                        continue
-                    assert track_id is not None
-                    found[j] = camera.allocate(track_id, float(xy[0, j]), float(xy[1, j]))
-            slots = np.array(found, dtype=np.intp)
-            run = _run(slots)
-            if -1 not in found:
-                camera.recent = (tracks, slots, run)
-        if keep is None:
-            fresh = camera.last_update[slots if run is None else run] < t
-        else:  # slots of dropped detections are −1: never read them
-            fresh = keep
-            fresh[keep] = camera.last_update[slots[keep]] < t
-        if not fresh.all():
-            if not fresh.any():
-                return None
-            slots, xy, confidence = slots[fresh], xy[:, fresh], confidence[fresh]
-            index = np.asarray(index, dtype=np.intp)[fresh].tolist()
-            labels = np.asarray(labels)[fresh].tolist()
-            run = _run(slots)
-        camera.last_update[slots if run is None else run] = t
-        camera.expire_after = min(camera.expire_after, t + self.track_timeout_s)
-        if camera.table.any_static:
-            first = np.stack((camera.first_x[slots], camera.first_y[slots]))
-            camera.moved[slots] |= np.hypot(*(xy - first)) > STATIC_EPSILON
-        labels_array = np.array(labels, dtype=np.intp)
-        if run is not None:
-            return _Batch(run, list(index), xy, confidence, labels_array)
-        return _columns(slots, list(index), xy, confidence, labels_array)
-
-    def _polygons(
-        self,
-        camera_id: str,
-        camera: CameraState,
-        b: _Batch,
-        t: float,
-        at: datetime,
-        observed: Bools,
-        found: list[tuple[int, int, int, ZoneEvent]],
-    ) -> None:
-        table, g = camera.table, camera.polygons
-        inside = geometry.inside(table.polygons, b.xy, observed)
-        floats, ints = g.f[:, :, b.cols], g.i[:, :, b.cols]  # views when cols is a slice
-        since, last_inside, last_seen = floats
-        code, dwelt, label = ints
-        kind = np.add(inside, observed, dtype=np.intp)  # 0 unobserved, 1 outside, 2 inside
-        if table.any_static:
-            kind += inside & table.p_static & ~camera.moved[b.cols]  # 3: held, never moved
-        m = table.p_machine
-        flat = m.index(code, kind)
-        enter, exit_, start = (flags.take(flat) for flags in m.flags)
-        code[...] = m.next.take(flat)
-        exits = exit_.any()
-        exit_seconds = last_inside - since if exits else None
-        enters = enter.any()
-        if enters:
-            np.copyto(label, b.label, where=enter)
-            np.copyto(dwelt, 0, where=enter)
-        np.copyto(since, t, where=start)
-        np.copyto(last_inside, t, where=inside)
-        np.copyto(last_seen, t, where=observed)
-        dwell = dwell_seconds = None
-        if table.any_dwell:
-            dwell = inside & (code >= table.p_inside)
-            dwell &= dwelt == 0
-            in_visit = t - since
-            dwell &= in_visit >= table.p_dwell_after
-            if dwell.any():
-                np.copyto(dwelt, 1, where=dwell)
-                dwell_seconds = in_visit
-            else:
-                dwell = None
-        if not isinstance(b.cols, slice):
-            g.f[:, :, b.cols], g.i[:, :, b.cols] = floats, ints
-        if not (enters or exits or dwell is not None):
-            return
-        masks: tuple[tuple[int, EventType, Bools | None, Floats | None], ...] = (
-            (0, "enter", enter if enters else None, None),
-            (1, "dwell", dwell, dwell_seconds),
-            (2, "exit", exit_ if exits else None, exit_seconds),
-        )
-        for rank, event_type, mask, seconds in masks:
-            if mask is None:
+            return recent[1]
+        found: list[int] = list(map(camera.slots.get, tracks, repeat(-1)))  # type: ignore[arg-type]
+        if -1 not in found:
+            camera.recent = (tracks, found)
+            return found
+        refused: set[TrackId] = set()  # new tracks whose first detection got no slot
+        for j, track_id in enumerate(tracks):
+            if found[j] != -1 or track_id is None or track_id in refused:
                 continue
-            rows, columns = np.nonzero(mask)
-            labels = label[rows, columns].tolist()
-            spans = [None] * len(labels) if seconds is None else seconds[rows, columns].tolist()
-            for z, j, label_id, span in zip(
-                rows.tolist(), columns.tolist(), labels, spans, strict=True
-            ):
-                zone_id = table.polygon_ids[z]
-                found.append(
-                    self._event(
-                        camera_id, camera, zone_id, event_type, b, j, label_id, at, span, rank
-                    )
-                )
-
-    def _event(
-        self,
-        camera_id: str,
-        camera: CameraState,
-        zone_id: int,
-        kind: EventType,
-        b: _Batch,
-        column: int,
-        label: int,
-        at: datetime,
-        seconds: float | None,
-        rank: int,
-    ) -> tuple[int, int, int, ZoneEvent]:
-        track_id = camera.ids[b.slot(column)]
-        assert track_id is not None
-        index = b.index[column]
-        event = ZoneEvent(
-            camera_id, zone_id, kind, track_id, self._labels[label], at, seconds, index
-        )
-        return (index, zone_id, rank, event)
-
-    def _lines(
-        self,
-        camera_id: str,
-        camera: CameraState,
-        b: _Batch,
-        t: float,
-        at: datetime,
-        observed: Bools,
-        found: list[tuple[int, int, int, ZoneEvent]],
-    ) -> None:
-        table, g = camera.table, camera.lines
-        cross = geometry.cross(table.lines, b.x, b.y)  # its sign is the anchor's side
-        kind = _SIDE_KIND.take(np.sign(cross).astype(np.intp))  # 0 on the line, 1 −1, 2 +1
-        kind *= observed  # 0 unobserved
-        floats, ints = g.f[:, :, b.cols], g.i[:, :, b.cols]  # views when cols is a slice
-        ref_x, ref_y, last_seen = floats
-        code, crosses = ints
-        m = table.l_machine
-        flat = m.index(code, kind)
-        settle, first, flip = (flags.take(flat) for flags in m.flags)
-        code[...] = m.next.take(flat)
-        if first.any():  # only the first observation on the other side needs the path test
-            for z, j in zip(*(v.tolist() for v in np.nonzero(first)), strict=True):
-                segment = table.lines.segments[z]
-                path = (float(ref_x[z, j]), float(ref_y[z, j]), float(b.x[j]), float(b.y[j]))
-                crosses[z, j] = geometry.path_crosses(segment, *path)
-        emit = flip & (crosses != 0) if flip.any() else None
-        np.copyto(crosses, 0, where=settle)
-        np.copyto(ref_x, b.x, where=settle)
-        np.copyto(ref_y, b.y, where=settle)
-        np.copyto(last_seen, t, where=observed)
-        if not isinstance(b.cols, slice):
-            g.f[:, :, b.cols], g.i[:, :, b.cols] = floats, ints
-        if emit is None or not emit.any():
-            return
-        for z, j in zip(*(v.tolist() for v in np.nonzero(emit)), strict=True):
-            side = 1 if cross[z, j] > 0 else -1
-            if table.l_direction[z] not in (0, side):
+            slot = camera.slots.get(track_id)
+            if slot is not None:  # a repeat of a track allocated just now
+                found[j] = slot
                 continue
-            crossing: EventType = "cross_ab" if side > 0 else "cross_ba"
-            label_id = int(b.label[j])
-            zone_id = table.line_ids[z]
-            found.append(
-                self._event(camera_id, camera, zone_id, crossing, b, j, label_id, at, None, 3)
+            anchor = _anchor(boxes[j], confidences[j])
+            if anchor is not None and len(camera.slots) < self.max_tracks:
+                found[j] = camera.allocate(track_id, *anchor)
+                continue
+            refused.add(track_id)
+            if anchor is not None:
+                self.dropped_tracks += 1
+        return found
+
+    def _arguments(
+        self,
+        camera: CameraState,
+        t: float,
+        labels: Sequence[str],
+        confidences: Sequence[float],
+        boxes: Sequence[Sequence[float]],
+        slots: Sequence[int],
+    ) -> list[Any]:
+        """`kernel.evaluate`'s arguments: the batch packed into arrays by one
+        C call (`np.array` over Python floats is several times slower), and the camera's state."""
+        n = len(slots)
+        if len(self._packed) < 56 * n:  # 5 floats and 2 ints per detection
+            self._packed = bytearray(112 * n)
+        try:
+            numbers = chain.from_iterable(boxes)  # x, y, w, h of each detection in turn
+            ids = self._label_ids_of(camera, labels)
+            struct.pack_into(
+                f"{5 * n}d{2 * n}n", self._packed, 0, *numbers, *confidences, *ids, *slots
             )
+        except struct.error as exc:
+            raise ValueError(f"zone engine: bboxes are [x, y, w, h] numbers ({exc})") from None
+        # Writable views: numba's dispatcher types read-only arrays on a path ~100× slower.
+        floats = np.frombuffer(self._packed, np.float64, 5 * n)
+        ints = np.frombuffer(self._packed, np.intp, 2 * n, 40 * n)
+        camera.expire_after = min(camera.expire_after, t + self.track_timeout_s)
+        table = camera.table
+        if len(self._spans) < 2 * n * len(table.zone_ids):  # at most 2 events per pair
+            self._codes = np.zeros((4 * n * len(table.zone_ids), 4), dtype=np.intp)
+            self._spans = np.zeros(len(self._codes), dtype=np.float64)
+        return [
+            table.kernel,
+            table.lut(self._labels),
+            t,
+            ints[n:],
+            floats[: 4 * n].reshape(n, 4),
+            floats[4 * n :],
+            ints[:n],
+            (camera.last_update, camera.first_x, camera.first_y, camera.moved),
+            (camera.polygons.f, camera.polygons.i),
+            (camera.lines.f, camera.lines.i),
+            self._codes,
+            self._spans,
+            _NO_ANSWERS,  # `given`: the kernel decides every point itself
+        ]
+
+    def _label_ids_of(self, camera: CameraState, labels: Sequence[str]) -> Sequence[int]:
+        """The label id of each detection; the camera's last answer is reused for the same
+        labels (a tracked object keeps its label, so this is the common case)."""
+        last = camera.recent_labels
+        if last is not None and last[0] == labels:
+            return last[1]
+        ids = list(map(self._label_ids.get, labels, repeat(-1)))
+        if -1 in ids:
+            ids = [self._label(name) for name in labels]
+        camera.recent_labels = (labels, ids)
+        return ids
+
+    def _events(
+        self,
+        camera_id: str,
+        table: ZoneTable,
+        timestamp: datetime,
+        tracks: Sequence[TrackId | None],
+        count: int,
+    ) -> list[ZoneEvent]:
+        """The events `kernel.evaluate` wrote, as `ZoneEvent`s."""
+        at, names, zone_ids = timestamp.astimezone(UTC), self._labels, table.zone_ids
+        out = []
+        rows, spans = self._codes[:count].tolist(), self._spans[:count].tolist()
+        for (j, k, kind, label), span in zip(rows, spans, strict=True):
+            track_id = tracks[j]
+            assert track_id is not None
+            event_type: EventType = kernel.EVENT_TYPES[kind]  # type: ignore[assignment]
+            seconds = None if math.isnan(span) else span
+            out.append(
+                ZoneEvent(
+                    camera_id, zone_ids[k], event_type, track_id, names[label], at, seconds, j
+                )
+            )
+        return out
 
     def _expire(self, camera_id: str, camera: CameraState, now: float) -> list[ZoneEvent]:
         if now <= camera.expire_after:

@@ -1,8 +1,9 @@
-"""Zone geometry, vectorized: anchors, point-in-polygon and line sides and crossings.
+"""Zone geometry: anchors, exact point-in-polygon, line crossings, and shape validation.
 
-Coordinates are normalized 0..1 with y growing downward (image coordinates). Every function takes
-all anchors of a batch at once and answers for all zones of a camera in one call: shapely 2's
-`contains_xy` over prepared polygons (anchors × zones) and numpy broadcasting for lines. The
+Coordinates are normalized 0..1 with y growing downward (image coordinates). `inside` answers for
+all anchors of a batch and all polygons of a camera at once with shapely 2's exact `contains_xy`:
+the engine asks it when the compiled kernel (`heldar.zones.kernel`) cannot trust its own sign
+near an edge. `path_crosses` runs compiled inside the kernel and plain in bench/zones.py. The
 shape checks behind validation live here too, so models and engine agree on what a polygon is.
 """
 
@@ -86,45 +87,6 @@ def inside(
     if len(z):
         result[z, j] = shapely.contains_xy(polygons.geoms[z], xy[0, j], xy[1, j])
     return result
-
-
-@dataclass(frozen=True, slots=True)
-class LineSet:
-    """Line segments: `segments` rows `[x0, y0, x1, y1]` (as floats for `path_crosses`) and the
-    `(lines, 1)` columns `cross` needs, computed once."""
-
-    segments: list[list[float]]
-    x0: Floats
-    y0: Floats
-    dx: Floats  # x1 − x0
-    dy: Floats  # y1 − y0
-
-    def __len__(self) -> int:
-        return len(self.segments)
-
-
-def compile_lines(lines: Sequence[Sequence[Point]]) -> LineSet:
-    """The segments of `lines` (each two points), ready for `cross`, `side`, `path_crosses`."""
-    rows = np.zeros((len(lines), 4), dtype=np.float64)
-    for i, (start, end) in enumerate(lines):
-        rows[i] = (*start, *end)
-    x0, y0, x1, y1 = (rows[:, k : k + 1] for k in range(4))
-    return LineSet(rows.tolist(), x0, y0, x1 - x0, y1 - y0)
-
-
-def cross(lines: LineSet, x: Floats, y: Floats) -> Floats:
-    """`(lines, points)` values of `(p1 − p0) × (p − p0)`; their sign is `side`."""
-    out: Floats = lines.dx * (y - lines.y0)
-    out -= lines.dy * (x - lines.x0)
-    return out
-
-
-def side(lines: LineSet, x: Floats, y: Floats) -> NDArray[np.int8]:
-    """`(lines, points)` sign of `(p1 − p0) × (p − p0)`: +1 right of p0→p1 on the image, −1 left.
-
-    Crossing from −1 to +1 is a→b: for a line drawn left to right, moving down the image.
-    """
-    return np.sign(cross(lines, x, y)).astype(np.int8)
 
 
 def path_crosses(line: Sequence[float], px: float, py: float, qx: float, qy: float) -> bool:

@@ -1,7 +1,7 @@
 """The transition tables of docs/design/zones.md, as code, compiled to lookup arrays.
 
-The state of a (zone, track) pair is one small integer *code*, so a batch advances every pair with
-a single table lookup `next[zone, code, kind]` instead of a cascade of masks. With N =
+The state of a (zone, track) pair is one small integer *code*, so the kernel advances a pair with
+a single table lookup `(zone, code, kind)` instead of a cascade of tests. With N =
 `confirm_frames`:
 
     polygon codes   0 outside · 1..N entering(k) · N+1 inside · N+1+k leaving(k), k < N
@@ -16,10 +16,8 @@ a single table lookup `next[zone, code, kind]` instead of a cascade of masks. Wi
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 POLYGON_KINDS = 4
 LINE_KINDS = 3
@@ -104,15 +102,9 @@ class Machine:
                 for kind in range(kinds):
                     table[z, code, kind] = step(n, code, kind)
         self.kinds = kinds
-        self.base = (np.arange(len(confirm)) * width * kinds)[:, None]
-        flat = table.reshape(-1, 4)
-        self.next = flat[:, 0].copy()
-        self.flags = [flat[:, k].astype(bool) for k in (1, 2, 3)]
-
-    def index(self, code: NDArray[Any], kind: NDArray[Any]) -> NDArray[np.intp]:
-        """Where `(zone row, code, kind)` cells of a `(zones, tracks)` grid live in the tables."""
-        flat: NDArray[np.intp] = self.base + code * self.kinds + kind
-        return flat
+        self.base = np.arange(len(confirm)) * width * kinds
+        self.table = table.reshape(-1, 4)
+        """Rows `base[zone] + code * kinds + kind`: (next code, flag, flag, flag)."""
 
 
 def compile_polygons(confirm: Sequence[int]) -> Machine:

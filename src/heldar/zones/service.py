@@ -38,7 +38,7 @@ from heldar.store import segments as segment_sql
 from heldar.store import zones as sql
 from heldar.store.cameras import get_camera, require_camera
 from heldar.store.engine import Store
-from heldar.zones.engine import ZoneEngine, ZoneEvent
+from heldar.zones.engine import ZoneEngine, ZoneEvent, warm_up
 from heldar.zones.models import Zone, ZoneCreate, ZoneUpdate
 from heldar.zones.views import Aggregates, Bucket, ZoneEventOut
 
@@ -113,7 +113,9 @@ class ZoneService:
     # -- start-up --------------------------------------------------------------------------------
 
     async def load(self) -> None:
-        """Zones from the store into the engine, then each camera's saved track state."""
+        """Zones from the store into the engine, then each camera's saved track state. The
+        engine's kernel is compiled (or loaded from its disk cache) first, off the event loop."""
+        await asyncio.to_thread(warm_up)
         async with self._store.read() as conn:
             zones = await sql.list_zones(conn)
             states = await sql.load_states(conn)

@@ -8,13 +8,13 @@ per track id) and two `Grid`s of per-(zone, track) state, polygons and lines apa
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from heldar.zones import geometry, machine
+from heldar.zones import geometry, kernel, machine
 from heldar.zones.models import Zone
 
 TrackId = int | str
@@ -34,32 +34,34 @@ LINE_FIELDS = (("ref_x", "ref_y", "last_seen"), ("code", "crosses"))
 
 
 class Grid:
-    """State of one zone family, packed for few numpy calls per batch: `f` (float fields) and `i`
-    (int fields) are `(field, zone, track slot)` arrays; `grid[name]` is a view of one field.
-    Zero is the idle value of every field (code 0: outside, side unknown)."""
+    """State of one zone family, packed for the kernel: `f` (float fields) and `i` (int fields)
+    are `(track slot, zone, field)` arrays, so the fields of one pair sit side by side and a
+    track's zones follow each other, in the order `kernel.evaluate` walks them. `grid[name]` is a
+    `(zone, slot)` view of one field. Zero is the idle value of every field (code 0: outside,
+    side unknown)."""
 
     def __init__(self, fields: tuple[tuple[str, ...], tuple[str, ...]], rows: int, cols: int):
         self.fields = fields
         self.rows = rows
-        self.f = np.zeros((len(fields[0]), rows, cols), dtype=np.float64)
-        self.i = np.zeros((len(fields[1]), rows, cols), dtype=np.intp)
+        self.f = np.zeros((cols, rows, len(fields[0])), dtype=np.float64)
+        self.i = np.zeros((cols, rows, len(fields[1])), dtype=np.intp)
         self._index = {name: (0, k) for k, name in enumerate(fields[0])}
         self._index.update({name: (1, k) for k, name in enumerate(fields[1])})
 
     def __getitem__(self, name: str) -> NDArray[Any]:
         family, k = self._index[name]
-        view: NDArray[Any] = self.i[k] if family else self.f[k]
+        view: NDArray[Any] = (self.i if family else self.f)[:, :, k].T
         return view
 
     def grow(self, cols: int) -> None:
         f, i = self.f, self.i
-        self.f = np.zeros((*f.shape[:2], cols), dtype=np.float64)
-        self.i = np.zeros((*i.shape[:2], cols), dtype=np.intp)
-        self.f[:, :, : f.shape[2]], self.i[:, :, : i.shape[2]] = f, i
+        self.f = np.zeros((cols, *f.shape[1:]), dtype=np.float64)
+        self.i = np.zeros((cols, *i.shape[1:]), dtype=np.intp)
+        self.f[: len(f)], self.i[: len(i)] = f, i
 
-    def reset(self, where: Bools | tuple[slice, Ints]) -> None:
-        """Idle the `(zone, slot)` cells selected by a mask or a `(slice, slots)` index."""
-        index = (slice(None), *where) if isinstance(where, tuple) else (slice(None), where)
+    def reset(self, where: Bools | Ints) -> None:
+        """Idle the `(zone, slot)` cells of a mask, or every cell of some slots."""
+        index = where.T if where.ndim == 2 else where
         self.f[index] = 0.0
         self.i[index] = 0
 
@@ -84,27 +86,42 @@ class ZoneTable:
         self.polygons = geometry.compile_polygons([z.polygon for z in polys])
         self.p_confirm = [z.config.confirm_frames for z in polys]
         self.p_inside = np.array([n + 1 for n in self.p_confirm], dtype=np.intp)[:, None]
-        self.p_machine = machine.compile_polygons(self.p_confirm)
-        self.p_min_conf = np.array([z.config.min_confidence for z in polys], dtype=np.float64)
-        self.p_min_conf = self.p_min_conf[:, None]
-        self.p_dwell = np.array([z.dwell_seconds for z in polys], dtype=np.float64)[:, None]
-        # Seconds inside before a dwell, +inf for zones without one: `t - since >= p_dwell_after`
-        # is then the whole dwell test (never true where dwell is off).
-        self.p_dwell_after = np.where(self.p_dwell > 0, self.p_dwell, np.inf)
-        self.p_static = np.array([z.config.static_suppression for z in polys], dtype=bool)
-        self.p_static = self.p_static[:, None]
-        self.any_static = bool(self.p_static.any())
-        self.any_dwell = bool((self.p_dwell > 0).any())
+        p_machine = machine.compile_polygons(self.p_confirm)
+        static = np.array([z.config.static_suppression for z in polys], dtype=bool)
+        self.any_static = bool(static.any())
         self.line_ids = [z.id for z in lines]
-        self.lines = geometry.compile_lines([z.polygon for z in lines])
         self.l_confirm = [z.config.confirm_frames for z in lines]
-        self.l_machine = machine.compile_lines(self.l_confirm)
-        self.l_min_conf = np.array([z.config.min_confidence for z in lines], dtype=np.float64)
-        self.l_min_conf = self.l_min_conf[:, None]
-        self.l_direction = [DIRECTIONS[z.config.direction] for z in lines]  # 0 any, ±1 that side
-        # Both families stacked (polygon rows, then line rows), so one batch tests labels and
-        # confidence for every zone at once.
-        self.min_conf = np.concatenate((self.p_min_conf, self.l_min_conf))
+        l_machine = machine.compile_lines(self.l_confirm)
+        order = sorted(
+            [(z.id, 0, row) for row, z in enumerate(polys)]
+            + [(z.id, 1, row) for row, z in enumerate(lines)]
+        )
+        self.zone_ids = [zone_id for zone_id, _, _ in order]
+        """Zone ids in the order `kernel.evaluate` visits them (its events' zone column)."""
+        ring, start, box = kernel.rings([z.polygon for z in polys])
+        dwell = np.array([z.dwell_seconds for z in polys], dtype=np.float64)
+        segments = [
+            [*start_point, *end_point] for start_point, end_point in (z.polygon for z in lines)
+        ]
+        self.kernel = kernel.Tables(
+            family=np.array([family for _, family, _ in order], dtype=np.intp),
+            row=np.array([row for _, _, row in order], dtype=np.intp),
+            min_conf=np.array([z.config.min_confidence for z in (*polys, *lines)], np.float64),
+            any_static=self.any_static,
+            ring=ring,
+            start=start,
+            box=box,
+            p_machine=p_machine.table,
+            p_base=p_machine.base,
+            p_inside=np.ascontiguousarray(self.p_inside.ravel()),
+            # Seconds inside before a dwell, +inf for zones without one (never reached).
+            p_dwell_after=np.where(dwell > 0, dwell, np.inf),
+            p_static=static,
+            segments=np.array(segments, dtype=np.float64).reshape(-1, 4),
+            l_machine=l_machine.table,
+            l_base=l_machine.base,
+            l_direction=np.array([DIRECTIONS[z.config.direction] for z in lines], np.intp),
+        )
         self._labels = [frozenset(z.labels) for z in (*polys, *lines)]
         self._lut = np.zeros((len(self._labels), 0), bool)
 
@@ -131,9 +148,11 @@ class CameraState:
         self.first_y = np.zeros(0)
         self.moved = np.zeros(0, dtype=bool)
         self.polygons = Grid(POLYGON_FIELDS, len(table.polygon_ids), 0)
-        self.recent: tuple[list[TrackId | None], Ints, slice | None] | None = None
-        """The last batch's tracks, their slots and, if one ascending run, that slice: the next
-        batch of the same tracks skips the lookups. Cleared when slots are released."""
+        self.recent: tuple[Sequence[TrackId | None], list[int]] | None = None
+        """The last batch's tracks and their slots: the next batch naming the same tracks skips
+        the lookups. Cleared when slots are released."""
+        self.recent_labels: tuple[Sequence[str], list[int]] | None = None
+        """The last batch's labels and their ids (`ZoneEngine._label_ids_of`)."""
         self.lines = Grid(LINE_FIELDS, len(table.line_ids), 0)
 
     @property
@@ -169,8 +188,8 @@ class CameraState:
             self.ids[slot] = None
             self.free.append(slot)
         self.last_update[slots] = math.inf
-        self.polygons.reset((slice(None), slots))
-        self.lines.reset((slice(None), slots))
+        self.polygons.reset(slots)
+        self.lines.reset(slots)
 
     def rezone(self, table: ZoneTable) -> None:
         """Switch to new zones: a zone keeping its id and family keeps its state, re-encoded
@@ -267,8 +286,8 @@ def _pairs(g: Grid, zone_ids: list[int]) -> list[tuple[int, int, list[tuple[Any,
     """Per zone row: `(row, zone id, [(slot, code, *float fields, *other int fields)])` of its
     non-idle pairs, in slot order."""
     rows, slots = np.nonzero(g["code"])
-    ints = [g.i[k][rows, slots].tolist() for k in range(len(g.fields[1]))]
-    floats = [g.f[k][rows, slots].tolist() for k in range(len(g.fields[0]))]
+    ints = [g.i[slots, rows, k].tolist() for k in range(len(g.fields[1]))]
+    floats = [g.f[slots, rows, k].tolist() for k in range(len(g.fields[0]))]
     by_row: list[list[tuple[Any, ...]]] = [[] for _ in zone_ids]
     columns = (rows.tolist(), slots.tolist(), ints[0], *floats, *ints[1:])
     for row, slot, code, *rest in zip(*columns, strict=True):
