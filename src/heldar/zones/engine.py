@@ -9,6 +9,7 @@ batch timestamps only, and I/O is the caller's.
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Iterable, Sequence
@@ -24,6 +25,7 @@ from heldar.zones.models import Zone
 from heldar.zones.state import (
     SNAPSHOT_VERSION,
     CameraState,
+    Ints,
     TrackId,
     ZoneTable,
     dump_camera,
@@ -119,6 +121,12 @@ def _columns(
 _NO_ANSWERS = np.zeros((0, 0), dtype=np.bool_)
 
 
+@functools.lru_cache(maxsize=64)
+def _layout(n: int) -> struct.Struct:
+    """How the numbers of n detections are packed: x, y, w, h of each, then the confidences."""
+    return struct.Struct(f"{5 * n}d")
+
+
 def warm_up() -> None:
     """Compile the kernel (or load it from numba's disk cache) before a batch needs it: a cold
     compile takes seconds, which must not stall the event loop on a live batch. Runs one batch
@@ -194,11 +202,12 @@ class ZoneEngine:
         if not detections:
             return events
         labels, confidences, boxes, tracks = _columns(detections)
-        slots = self._slots(camera, tracks, boxes, confidences)
-        args = self._arguments(camera, t, labels, confidences, boxes, slots)
+        ids = self._ids(camera, tracks, labels, boxes, confidences)
+        args = self._arguments(camera, t, ids, confidences, boxes)
         count = kernel.evaluate(*args)
         if count == kernel.UNSURE:  # an anchor on (or within rounding of) a polygon's edge
-            args[-1] = geometry.inside(camera.table.polygons, geometry.anchors(args[4]))
+            boxes_array = args[3][: 4 * len(detections)].reshape(-1, 4)
+            args[-1] = geometry.inside(camera.table.polygons, geometry.anchors(boxes_array))
             count = kernel.evaluate(*args)
         if count:
             events.extend(self._events(camera_id, camera.table, timestamp, tracks, count))
@@ -230,65 +239,83 @@ class ZoneEngine:
             self._labels.append(name)
         return label
 
+    def _ids(
+        self,
+        camera: CameraState,
+        tracks: Sequence[TrackId | None],
+        labels: Sequence[str],
+        boxes: Sequence[Sequence[float]],
+        confidences: Sequence[float],
+    ) -> Ints:
+        """`(2, detections)`: the label id and the track slot (−1 for none) of each detection.
+        The camera's last answer is reused for the same tracks with the same labels, the common
+        case (a tracked object keeps its label)."""
+        recent = camera.recent
+        if recent is not None and recent[0] == tracks and recent[1] == labels:
+            return recent[2]
+        ids = list(map(self._label_ids.get, labels, repeat(-1)))
+        if -1 in ids:
+            ids = [self._label(name) for name in labels]
+        slots = self._slots(camera, tracks, boxes, confidences)
+        both = np.array((ids, slots), dtype=np.intp).reshape(2, len(tracks))
+        if -1 not in slots:  # nothing left to allocate: safe to reuse
+            camera.recent = (tracks, labels, both)
+        return both
+
     def _slots(
         self,
         camera: CameraState,
         tracks: Sequence[TrackId | None],
         boxes: Sequence[Sequence[float]],
         confidences: Sequence[float],
-    ) -> Sequence[int]:
+    ) -> list[int]:
         """The track slot of each detection, −1 for none; allocates new tracks (finite ones,
         while the camera is under `max_tracks`). A repeated track id gets its slot every time:
         the kernel counts its first detection only."""
-        recent = camera.recent
-        if recent is not None and recent[0] == tracks:  # the same tracks as the last batch
-            return recent[1]
         found: list[int] = list(map(camera.slots.get, tracks, repeat(-1)))  # type: ignore[arg-type]
         if -1 not in found:
-            camera.recent = (tracks, found)
             return found
+        new: dict[TrackId, tuple[float, float]] = {}  # first-seen anchor of each new track
         refused: set[TrackId] = set()  # new tracks whose first detection got no slot
         for j, track_id in enumerate(tracks):
-            if found[j] != -1 or track_id is None or track_id in refused:
-                continue
-            slot = camera.slots.get(track_id)
-            if slot is not None:  # a repeat of a track allocated just now
-                found[j] = slot
-                continue
+            if found[j] != -1 or track_id is None or track_id in refused or track_id in new:
+                continue  # known, untracked, or a repeat: the first detection decides
             anchor = _anchor(boxes[j], confidences[j])
-            if anchor is not None and len(camera.slots) < self.max_tracks:
-                found[j] = camera.allocate(track_id, *anchor)
+            if anchor is not None and len(camera.slots) + len(new) < self.max_tracks:
+                new[track_id] = anchor
                 continue
             refused.add(track_id)
             if anchor is not None:
                 self.dropped_tracks += 1
-        return found
+        if not new:
+            return found
+        anchors = list(new.values())
+        given = camera.allocate(list(new), [x for x, _ in anchors], [y for _, y in anchors])
+        slot_of: dict[TrackId | None, int] = dict(zip(new, given, strict=True))
+        return [
+            slot if slot != -1 else slot_of.get(t, -1)
+            for t, slot in zip(tracks, found, strict=True)
+        ]
 
     def _arguments(
         self,
         camera: CameraState,
         t: float,
-        labels: Sequence[str],
+        ids: Ints,
         confidences: Sequence[float],
         boxes: Sequence[Sequence[float]],
-        slots: Sequence[int],
     ) -> list[Any]:
-        """`kernel.evaluate`'s arguments: the batch packed into arrays by one
-        C call (`np.array` over Python floats is several times slower), and the camera's state."""
-        n = len(slots)
-        if len(self._packed) < 56 * n:  # 5 floats and 2 ints per detection
-            self._packed = bytearray(112 * n)
+        """`kernel.evaluate`'s arguments: the batch's numbers packed into arrays by one C call
+        (`np.array` over Python floats is several times slower), and the camera's state."""
+        n = len(confidences)
+        if len(self._packed) < 40 * n:  # 5 floats per detection
+            self._packed = bytearray(80 * n)
         try:
-            numbers = chain.from_iterable(boxes)  # x, y, w, h of each detection in turn
-            ids = self._label_ids_of(camera, labels)
-            struct.pack_into(
-                f"{5 * n}d{2 * n}n", self._packed, 0, *numbers, *confidences, *ids, *slots
-            )
+            _layout(n).pack_into(self._packed, 0, *chain.from_iterable(boxes), *confidences)
         except struct.error as exc:
             raise ValueError(f"zone engine: bboxes are [x, y, w, h] numbers ({exc})") from None
-        # Writable views: numba's dispatcher types read-only arrays on a path ~100× slower.
+        # A writable view: numba's dispatcher types read-only arrays on a path ~100× slower.
         floats = np.frombuffer(self._packed, np.float64, 5 * n)
-        ints = np.frombuffer(self._packed, np.intp, 2 * n, 40 * n)
         camera.expire_after = min(camera.expire_after, t + self.track_timeout_s)
         table = camera.table
         if len(self._spans) < 2 * n * len(table.zone_ids):  # at most 2 events per pair
@@ -298,10 +325,8 @@ class ZoneEngine:
             table.kernel,
             table.lut(self._labels),
             t,
-            ints[n:],
-            floats[: 4 * n].reshape(n, 4),
-            floats[4 * n :],
-            ints[:n],
+            floats,
+            ids,
             (camera.last_update, camera.first_x, camera.first_y, camera.moved),
             (camera.polygons.f, camera.polygons.i),
             (camera.lines.f, camera.lines.i),
@@ -309,18 +334,6 @@ class ZoneEngine:
             self._spans,
             _NO_ANSWERS,  # `given`: the kernel decides every point itself
         ]
-
-    def _label_ids_of(self, camera: CameraState, labels: Sequence[str]) -> Sequence[int]:
-        """The label id of each detection; the camera's last answer is reused for the same
-        labels (a tracked object keeps its label, so this is the common case)."""
-        last = camera.recent_labels
-        if last is not None and last[0] == labels:
-            return last[1]
-        ids = list(map(self._label_ids.get, labels, repeat(-1)))
-        if -1 in ids:
-            ids = [self._label(name) for name in labels]
-        camera.recent_labels = (labels, ids)
-        return ids
 
     def _events(
         self,

@@ -67,14 +67,14 @@ LINE_KINDS = machine.LINE_KINDS
 class Tables(NamedTuple):
     """The enabled zones of one camera as the arrays `evaluate` reads (`ZoneTable.kernel`).
 
-    Zones are visited in id order (`family`, `row`); rows of `min_conf` and of the label mask
-    are polygons first, then lines. Polygon `ring[start[r]:start[r + 1]]` is the closed ring of
-    row r (first vertex repeated). Machine rows are `base[r] + code * kinds + kind`, with columns
-    (next code, three flags) as in `machine.Machine.table`.
+    Events name a zone by its place in id order (`p_order`, `l_order`); rows of `min_conf`
+    and of the label mask are polygons first, then lines. `ring[start[r]:start[r + 1]]` is
+    the closed ring of polygon row r (first vertex repeated). Machine rows are
+    `base[r] + code * kinds + kind`, columns (next code, three flags): `machine.Machine.table`.
     """
 
-    family: Ints  # per zone in id order: 0 polygon, 1 line
-    row: Ints  # per zone in id order: row within its family
+    p_order: Ints  # per polygon row: its place among all the camera's zones in id order
+    l_order: Ints  # per line row: the same
     min_conf: Floats
     any_static: bool
     ring: Floats  # (vertices, 2)
@@ -129,10 +129,8 @@ def evaluate(
     tab: Tables,
     observes: Bools,
     t: float,
-    slots: Ints,
-    boxes: Floats,
-    confidence: Floats,
-    labels: Ints,
+    numbers: Floats,
+    ids: Ints,
     tracks: tuple[Floats, Floats, Floats, Bools],
     polygons: tuple[Floats, Ints],
     lines: tuple[Floats, Ints],
@@ -143,20 +141,24 @@ def evaluate(
     """Apply one batch; write events as rows `(detection, zone order, type, label)` of `events`
     (with `seconds`, NaN when none) and return how many, or `UNSURE` having changed nothing.
 
-    `boxes`: `(detections, 4)` rows x, y, w, h. `slots`: each detection's track slot, −1 to
-    skip it. `observes`: `(zone rows, labels)` mask
-    of the labels each zone reacts to. `tracks`: last update, first x, first y, moved — per slot.
-    `polygons`, `lines`: the float and int `(slot, zone row, field)` grids (`state.Grid`).
+    `numbers`: x, y, w, h of each detection in turn, then their confidences. `ids`: a row of
+    label ids, then a row of track slots (−1: skip the detection). `observes`: `(zone rows,
+    labels)` mask of the labels each zone reacts to. `tracks`: last update, first x, first y,
+    moved — per slot.
+    `polygons`, `lines`: the float and int `(slot, field, zone row)` grids (`state.Grid`).
     `given`: `(polygons, detections)` answers of the exact predicate, or an empty array.
 
     One flat function on purpose: every array is taken out of its tuple once, up front. Arrays
     handed to helpers or read off a tuple inside the loops cost atomic reference counting per
     use, which made this several times slower.
     """
+    n = ids.shape[1]
+    boxes, confidence = numbers[: 4 * n].reshape((n, 4)), numbers[4 * n :]
+    labels, slots = ids[0], ids[1]
     last_update, first_x, first_y, moved = tracks
     pf, pi = polygons
     lf, li = lines
-    family, zone_row, min_conf = tab.family, tab.row, tab.min_conf
+    p_order, l_order, min_conf = tab.p_order, tab.l_order, tab.min_conf
     ring, start, box = tab.ring, tab.start, tab.box
     p_machine, p_base, p_inside = tab.p_machine, tab.p_base, tab.p_inside
     p_dwell_after, p_static = tab.p_dwell_after, tab.p_static
@@ -167,8 +169,7 @@ def evaluate(
         tab.l_direction,
     )
     any_static, asked = tab.any_static, given.shape[0] > 0
-    n, zones, count = len(slots), len(family), 0
-    n_poly = pf.shape[1]
+    n_poly, n_line, count = pf.shape[2], lf.shape[2], 0
     ax, ay = np.empty(n), np.empty(n)
     before = np.empty(n)
     live = np.zeros(n, dtype=np.bool_)
@@ -211,63 +212,74 @@ def evaluate(
         slot, label, x, y, c = slots[j], labels[j], ax[j], ay[j], confidence[j]
         if any_static and not moved[slot]:
             moved[slot] = math.hypot(x - first_x[slot], y - first_y[slot]) > STATIC_EPSILON
-        for k in range(zones):
-            r = zone_row[k]
-            if family[k] == 0:  # docs/design/zones.md, the state machine per polygon zone
-                if inside[j, r] < 0:
-                    continue  # no observation for this zone: its state does not move
-                within = inside[j, r] == 1
-                if not within and pi[slot, r, 0] == 0:
-                    continue  # idle and outside stays so (an idle pair's times are never read)
-                kind = 2 if within else 1
-                if within and p_static[r] and not moved[slot]:
-                    kind = 3  # held at entering by static suppression
-                step = p_base[r] + pi[slot, r, 0] * POLYGON_KINDS + kind
-                code = pi[slot, r, 0] = p_machine[step, 0]
-                if p_machine[step, 2]:  # exit: seconds observed inside
-                    span = pf[slot, r, 1] - pf[slot, r, 0]
-                    count = _emit(events, seconds, count, j, k, 2, pi[slot, r, 2], span)
-                if p_machine[step, 1]:  # enter: the confirming detection's label is the visit's
-                    pi[slot, r, 2], pi[slot, r, 1] = label, 0
-                    count = _emit(events, seconds, count, j, k, 0, label, np.nan)
-                if p_machine[step, 3]:
-                    pf[slot, r, 0] = t  # a visit starts
-                if within:
-                    pf[slot, r, 1] = t
-                pf[slot, r, 2] = t
-                stay = t - pf[slot, r, 0]
-                if (
-                    within
-                    and code >= p_inside[r]
-                    and not pi[slot, r, 1]
-                    and stay >= p_dwell_after[r]
-                ):
-                    pi[slot, r, 1] = 1
-                    count = _emit(events, seconds, count, j, k, 1, pi[slot, r, 2], stay)
-                continue
-            # docs/design/zones.md, Lines
+        for r in range(n_poly):  # docs/design/zones.md, the state machine per polygon zone
+            if inside[j, r] < 0:
+                continue  # no observation for this zone: its state does not move
+            within = inside[j, r] == 1
+            if not within and pi[slot, 0, r] == 0:
+                continue  # idle and outside stays so (an idle pair's times are never read)
+            k = p_order[r]
+            kind = 2 if within else 1
+            if within and p_static[r] and not moved[slot]:
+                kind = 3  # held at entering by static suppression
+            step = p_base[r] + pi[slot, 0, r] * POLYGON_KINDS + kind
+            code = pi[slot, 0, r] = p_machine[step, 0]
+            if p_machine[step, 2]:  # exit: seconds observed inside
+                span = pf[slot, 1, r] - pf[slot, 0, r]
+                count = _emit(events, seconds, count, j, k, 2, pi[slot, 2, r], span)
+            if p_machine[step, 1]:  # enter: the confirming detection's label is the visit's
+                pi[slot, 2, r], pi[slot, 1, r] = label, 0
+                count = _emit(events, seconds, count, j, k, 0, label, np.nan)
+            if p_machine[step, 3]:
+                pf[slot, 0, r] = t  # a visit starts
+            if within:
+                pf[slot, 1, r] = t
+            pf[slot, 2, r] = t
+            stay = t - pf[slot, 0, r]
+            dwell = within and code >= p_inside[r] and not pi[slot, 1, r]
+            if dwell and stay >= p_dwell_after[r]:
+                pi[slot, 1, r] = 1
+                count = _emit(events, seconds, count, j, k, 1, pi[slot, 2, r], stay)
+        for r in range(n_line):  # docs/design/zones.md, Lines
             if not (observes[n_poly + r, label] and c >= min_conf[n_poly + r]):
                 continue  # no observation for this line
             x0, y0, x1, y1 = segments[r, 0], segments[r, 1], segments[r, 2], segments[r, 3]
             side = (x1 - x0) * (y - y0) - (y1 - y0) * (x - x0)  # as geometry.cross
-            lf[slot, r, 2] = t
+            lf[slot, 2, r] = t
             if side == 0:
                 continue  # on the line: seen, but on no side
             kind = 1 if side < 0 else 2
-            step = l_base[r] + li[slot, r, 0] * LINE_KINDS + kind
-            li[slot, r, 0] = l_machine[step, 0]
+            step = l_base[r] + li[slot, 0, r] * LINE_KINDS + kind
+            li[slot, 0, r] = l_machine[step, 0]
             if l_machine[step, 2]:  # first observation on the other side: did the path cross?
-                segment, ref_x, ref_y = (x0, y0, x1, y1), lf[slot, r, 0], lf[slot, r, 1]
-                li[slot, r, 1] = _path_crosses(segment, ref_x, ref_y, x, y)
-            flip = l_machine[step, 3] and li[slot, r, 1] != 0
+                segment, ref_x, ref_y = (x0, y0, x1, y1), lf[slot, 0, r], lf[slot, 1, r]
+                li[slot, 1, r] = _path_crosses(segment, ref_x, ref_y, x, y)
+            flip = l_machine[step, 3] and li[slot, 1, r] != 0
             if l_machine[step, 1]:  # settle: the anchor is the new reference
-                li[slot, r, 1], lf[slot, r, 0], lf[slot, r, 1] = 0, x, y
+                li[slot, 1, r], lf[slot, 0, r], lf[slot, 1, r] = 0, x, y
             direction = 1 if side > 0 else -1
             if flip and (l_direction[r] == 0 or l_direction[r] == direction):
-                count = _emit(
-                    events, seconds, count, j, k, 3 if direction > 0 else 4, label, np.nan
-                )
+                kind = 3 if direction > 0 else 4
+                count = _emit(events, seconds, count, j, l_order[r], kind, label, np.nan)
+    _order(events, seconds, count)
     return count
+
+
+@_inline
+def _order(events: Ints, seconds: Floats, count: int) -> None:
+    """Sort the events by (detection, zone order), keeping the order of one pair's events:
+    polygons and lines are walked apart, so a detection's line events may precede a polygon
+    event of a lower zone id. Insertion sort: the rows are almost always in order already."""
+    for i in range(1, count):
+        row = events[i].copy()
+        span = seconds[i]
+        h = i
+        while h > 0 and (events[h - 1, 0], events[h - 1, 1]) > (row[0], row[1]):
+            events[h] = events[h - 1]
+            seconds[h] = seconds[h - 1]
+            h -= 1
+        events[h] = row
+        seconds[h] = span
 
 
 @_inline

@@ -35,22 +35,22 @@ LINE_FIELDS = (("ref_x", "ref_y", "last_seen"), ("code", "crosses"))
 
 class Grid:
     """State of one zone family, packed for the kernel: `f` (float fields) and `i` (int fields)
-    are `(track slot, zone, field)` arrays, so the fields of one pair sit side by side and a
-    track's zones follow each other, in the order `kernel.evaluate` walks them. `grid[name]` is a
-    `(zone, slot)` view of one field. Zero is the idle value of every field (code 0: outside,
-    side unknown)."""
+    are `(track slot, field, zone)` arrays. A track's codes for all zones share a cache line or
+    two, which is all the kernel reads of an idle pair; the other fields are touched only for
+    pairs in a visit. `grid[name]` is a `(zone, slot)` view of one field. Zero is the idle value
+    of every field (code 0: outside, side unknown)."""
 
     def __init__(self, fields: tuple[tuple[str, ...], tuple[str, ...]], rows: int, cols: int):
         self.fields = fields
         self.rows = rows
-        self.f = np.zeros((cols, rows, len(fields[0])), dtype=np.float64)
-        self.i = np.zeros((cols, rows, len(fields[1])), dtype=np.intp)
+        self.f = np.zeros((cols, len(fields[0]), rows), dtype=np.float64)
+        self.i = np.zeros((cols, len(fields[1]), rows), dtype=np.intp)
         self._index = {name: (0, k) for k, name in enumerate(fields[0])}
         self._index.update({name: (1, k) for k, name in enumerate(fields[1])})
 
     def __getitem__(self, name: str) -> NDArray[Any]:
         family, k = self._index[name]
-        view: NDArray[Any] = (self.i if family else self.f)[:, :, k].T
+        view: NDArray[Any] = (self.i if family else self.f)[:, k, :].T
         return view
 
     def grow(self, cols: int) -> None:
@@ -61,16 +61,19 @@ class Grid:
 
     def reset(self, where: Bools | Ints) -> None:
         """Idle the `(zone, slot)` cells of a mask, or every cell of some slots."""
-        index = where.T if where.ndim == 2 else where
-        self.f[index] = 0.0
-        self.i[index] = 0
+        if where.ndim == 2:  # a (zone, slot) mask: index (slot, zone, field) views with it
+            self.f.transpose(0, 2, 1)[where.T] = 0.0
+            self.i.transpose(0, 2, 1)[where.T] = 0
+            return
+        self.f[where] = 0.0
+        self.i[where] = 0
 
     def with_rows(self, sources: list[int | None], cols: int) -> Grid:
         """A grid whose row i is this grid's row `sources[i]`, or fresh when None."""
         grid = Grid(self.fields, len(sources), cols)
         for row, source in enumerate(sources):
             if source is not None:
-                grid.f[:, row], grid.i[:, row] = self.f[:, source], self.i[:, source]
+                grid.f[:, :, row], grid.i[:, :, row] = self.f[:, :, source], self.i[:, :, source]
         return grid
 
 
@@ -97,15 +100,16 @@ class ZoneTable:
             + [(z.id, 1, row) for row, z in enumerate(lines)]
         )
         self.zone_ids = [zone_id for zone_id, _, _ in order]
-        """Zone ids in the order `kernel.evaluate` visits them (its events' zone column)."""
+        """Zone ids in id order: the zone column of `kernel.evaluate`'s events indexes it."""
+        place = {(family, row): k for k, (_, family, row) in enumerate(order)}
         ring, start, box = kernel.rings([z.polygon for z in polys])
         dwell = np.array([z.dwell_seconds for z in polys], dtype=np.float64)
         segments = [
             [*start_point, *end_point] for start_point, end_point in (z.polygon for z in lines)
         ]
         self.kernel = kernel.Tables(
-            family=np.array([family for _, family, _ in order], dtype=np.intp),
-            row=np.array([row for _, _, row in order], dtype=np.intp),
+            p_order=np.array([place[0, r] for r in range(len(polys))], dtype=np.intp),
+            l_order=np.array([place[1, r] for r in range(len(lines))], dtype=np.intp),
             min_conf=np.array([z.config.min_confidence for z in (*polys, *lines)], np.float64),
             any_static=self.any_static,
             ring=ring,
@@ -148,36 +152,39 @@ class CameraState:
         self.first_y = np.zeros(0)
         self.moved = np.zeros(0, dtype=bool)
         self.polygons = Grid(POLYGON_FIELDS, len(table.polygon_ids), 0)
-        self.recent: tuple[Sequence[TrackId | None], list[int]] | None = None
-        """The last batch's tracks and their slots: the next batch naming the same tracks skips
-        the lookups. Cleared when slots are released."""
-        self.recent_labels: tuple[Sequence[str], list[int]] | None = None
-        """The last batch's labels and their ids (`ZoneEngine._label_ids_of`)."""
+        self.recent: tuple[Sequence[TrackId | None], Sequence[str], Ints] | None = None
+        """The last batch's tracks and labels with their `(label ids, slots)`: the next batch
+        naming the same ones skips the lookups (`ZoneEngine._ids`). Cleared when slots are
+        released."""
         self.lines = Grid(LINE_FIELDS, len(table.line_ids), 0)
 
     @property
     def capacity(self) -> int:
         return len(self.last_update)
 
-    def allocate(self, track_id: TrackId, x: float, y: float) -> int:
-        if self.free:
-            slot = self.free.pop()
-        else:
-            slot = len(self.ids)
-            self.ids.append(None)
-            if slot >= self.capacity:
-                cols = max(16, 2 * self.capacity)
-                self.last_update = _grown(self.last_update, cols, math.inf)
-                self.first_x = _grown(self.first_x, cols, 0.0)
-                self.first_y = _grown(self.first_y, cols, 0.0)
-                self.moved = _grown(self.moved, cols, False)
-                self.polygons.grow(cols)
-                self.lines.grow(cols)
-        self.ids[slot] = track_id
-        self.slots[track_id] = slot
-        self.last_update[slot] = -math.inf
-        self.first_x[slot], self.first_y[slot], self.moved[slot] = x, y, False
-        return slot
+    def allocate(
+        self, track_ids: Sequence[TrackId], x: Sequence[float], y: Sequence[float]
+    ) -> list[int]:
+        """Slots for new tracks, first seen with their anchors at `(x, y)`: freed slots first,
+        then new ones (the arrays grow at most once); numpy writes once for all of them."""
+        reused = [self.free.pop() for _ in range(min(len(self.free), len(track_ids)))]
+        start = len(self.ids)
+        slots = reused + list(range(start, start + len(track_ids) - len(reused)))
+        self.ids.extend([None] * (len(slots) - len(reused)))
+        if len(self.ids) > self.capacity:
+            cols = max(16, 2 * self.capacity, len(self.ids))
+            self.last_update = _grown(self.last_update, cols, math.inf)
+            self.first_x = _grown(self.first_x, cols, 0.0)
+            self.first_y = _grown(self.first_y, cols, 0.0)
+            self.moved = _grown(self.moved, cols, False)
+            self.polygons.grow(cols)
+            self.lines.grow(cols)
+        for slot, track_id in zip(slots, track_ids, strict=True):
+            self.ids[slot] = track_id
+            self.slots[track_id] = slot
+        self.last_update[slots] = -math.inf
+        self.first_x[slots], self.first_y[slots], self.moved[slots] = x, y, False
+        return slots
 
     def release(self, slots: Ints) -> None:
         self.recent = None
@@ -286,8 +293,8 @@ def _pairs(g: Grid, zone_ids: list[int]) -> list[tuple[int, int, list[tuple[Any,
     """Per zone row: `(row, zone id, [(slot, code, *float fields, *other int fields)])` of its
     non-idle pairs, in slot order."""
     rows, slots = np.nonzero(g["code"])
-    ints = [g.i[slots, rows, k].tolist() for k in range(len(g.fields[1]))]
-    floats = [g.f[slots, rows, k].tolist() for k in range(len(g.fields[0]))]
+    ints = [g.i[slots, k, rows].tolist() for k in range(len(g.fields[1]))]
+    floats = [g.f[slots, k, rows].tolist() for k in range(len(g.fields[0]))]
     by_row: list[list[tuple[Any, ...]]] = [[] for _ in zone_ids]
     columns = (rows.tolist(), slots.tolist(), ints[0], *floats, *ints[1:])
     for row, slot, code, *rest in zip(*columns, strict=True):
@@ -302,13 +309,18 @@ def load_camera(
     camera = CameraState(table)
     watermark = data["watermark"]
     camera.watermark = None if watermark is None else float(watermark)
-    for track in data["tracks"]:
+    tracks = data["tracks"]
+    for track in tracks:
         track_id = track["track_id"]
         if isinstance(track_id, bool) or not isinstance(track_id, int | str):
             raise TypeError("zone snapshot: a track id is an int or a str")
-        slot = camera.allocate(track_id, float(track["first"][0]), float(track["first"][1]))
-        camera.last_update[slot] = float(track["last_update"])
-        camera.moved[slot] = bool(track["moved"])
+    slots = camera.allocate(
+        [track["track_id"] for track in tracks],
+        [float(track["first"][0]) for track in tracks],
+        [float(track["first"][1]) for track in tracks],
+    )
+    camera.last_update[slots] = [float(track["last_update"]) for track in tracks]
+    camera.moved[slots] = [bool(track["moved"]) for track in tracks]
     polygon_rows = {zone_id: row for row, zone_id in enumerate(table.polygon_ids)}
     line_rows = {zone_id: row for row, zone_id in enumerate(table.line_ids)}
     for zone in data["zones"]:
