@@ -5,8 +5,9 @@ of camera time) go through `ZoneEngine`, then through two per-detection, per-zon
 implementing the same rules in the same run: one testing each point with shapely `contains` (how
 the reference evaluates), one in plain Python (ray casting; no library at all). The loops replay
 a prefix of the stream, which the engine also replays: all must emit the same events on it, and
-the ratios compare the three on it. Each is run `--repeat` times on fresh state and its best run
-counts. Prints the rates and the ratios.
+the ratios compare the three on it. Each runs `--repeat` times on fresh state, all taking turns
+(a slow spell of a shared machine then hits every one), and its best run counts. The cyclic
+GC is tuned as `heldar serve` tunes it. Prints the rates and the ratios.
 Targets (issue 7): ≥ 500,000 evaluations/s and ≥ 20× the loop (judged against the faster one).
 
     .venv/bin/python bench/zones.py [--cameras 20] [--tracks 100] [--zones 10] [--steps 300]

@@ -312,8 +312,8 @@ def test_the_engine_matches_the_scalar_reference(zones, steps) -> None:
 @settings(max_examples=100, deadline=None)
 @given(zone_sets(), st.one_of(batches(crowd=40), batches(crowd=60, seen_one_in=12)))
 def test_the_engine_matches_the_reference_over_many_tracks(zones, steps) -> None:
-    """Crowds exercise every column layout: one run of slots (views), a dense span with gaps,
-    and scattered slots (gathered and written back)."""
+    """Crowds: many tracks with slots freed and reused, sparse batches, events of many pairs
+    per batch in the kernel's buffer (and their order restored across polygons and lines)."""
     stream = timed(steps)
     engine, ref = fresh(zones), Ref(zones)
     for moment, batch in stream:

@@ -1,6 +1,7 @@
 """Zones: regions, presence areas and lines that turn tracked detections into events.
 
-`models` validates what clients send, `geometry` answers point-in-polygon and line-crossing
-questions for many anchors at once, and `engine` is the per-(camera, zone, track) state machine
-(`docs/design/zones.md`). All three are pure: no store, no clock, no I/O.
+`models` validates what clients send, `geometry` holds the exact point-in-polygon and
+line-crossing tests and the shape checks, `engine` is the per-(camera, zone, track) state machine
+and `kernel` its compiled batch step (`docs/design/zones.md`). All are pure: no store, no clock,
+no I/O. `service` wires them to the store, the API and the detection hub.
 """

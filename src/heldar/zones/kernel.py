@@ -49,8 +49,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _jit(function: F) -> F:
-    """Compile with numba, cached on disk beside this module (the first call compiles)."""
-    return cast(F, numba.njit(cache=True)(function))
+    """Compile with numba on the first call, cached on disk: in `__pycache__` beside this module,
+    else the user's cache directory, or `NUMBA_CACHE_DIR`. With no writable place at all it is
+    compiled afresh by every process rather than failing."""
+    try:
+        return cast(F, numba.njit(cache=True)(function))
+    except RuntimeError:  # "cannot cache function …: no locator available"
+        return cast(F, numba.njit(function))
 
 
 def _inline(function: F) -> F:
@@ -67,6 +72,9 @@ LINE_KINDS = machine.LINE_KINDS
 class Tables(NamedTuple):
     """The enabled zones of one camera as the arrays `evaluate` reads (`ZoneTable.kernel`).
 
+    `evaluate` gets it as a plain tuple (`tuple(tables)`) and unpacks it by position: numba
+    types a named tuple, or a tuple holding a Python bool, several microseconds slower per call.
+
     Events name a zone by its place in id order (`p_order`, `l_order`); rows of `min_conf`
     and of the label mask are polygons first, then lines. `ring[start[r]:start[r + 1]]` is
     the closed ring of polygon row r (first vertex repeated). Machine rows are
@@ -76,7 +84,6 @@ class Tables(NamedTuple):
     p_order: Ints  # per polygon row: its place among all the camera's zones in id order
     l_order: Ints  # per line row: the same
     min_conf: Floats
-    any_static: bool
     ring: Floats  # (vertices, 2)
     start: Ints
     box: Floats  # (polygons, 4): min x, min y, max x, max y
@@ -126,7 +133,7 @@ def _inside(ring: Floats, first: int, last: int, x: float, y: float) -> int:
 
 @_jit
 def evaluate(
-    tab: Tables,
+    tab: tuple[Any, ...],
     observes: Bools,
     t: float,
     numbers: Floats,
@@ -158,17 +165,24 @@ def evaluate(
     last_update, first_x, first_y, moved = tracks
     pf, pi = polygons
     lf, li = lines
-    p_order, l_order, min_conf = tab.p_order, tab.l_order, tab.min_conf
-    ring, start, box = tab.ring, tab.start, tab.box
-    p_machine, p_base, p_inside = tab.p_machine, tab.p_base, tab.p_inside
-    p_dwell_after, p_static = tab.p_dwell_after, tab.p_static
-    segments, l_machine, l_base, l_direction = (
-        tab.segments,
-        tab.l_machine,
-        tab.l_base,
-        tab.l_direction,
-    )
-    any_static, asked = tab.any_static, given.shape[0] > 0
+    (
+        p_order,
+        l_order,
+        min_conf,
+        ring,
+        start,
+        box,
+        p_machine,
+        p_base,
+        p_inside,
+        p_dwell_after,
+        p_static,
+        segments,
+        l_machine,
+        l_base,
+        l_direction,
+    ) = tab  # the fields of `Tables`, in order
+    any_static, asked = p_static.any(), given.shape[0] > 0
     n_poly, n_line, count = pf.shape[2], lf.shape[2], 0
     ax, ay = np.empty(n), np.empty(n)
     before = np.empty(n)

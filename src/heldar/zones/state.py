@@ -107,11 +107,10 @@ class ZoneTable:
         segments = [
             [*start_point, *end_point] for start_point, end_point in (z.polygon for z in lines)
         ]
-        self.kernel = kernel.Tables(
+        tables = kernel.Tables(
             p_order=np.array([place[0, r] for r in range(len(polys))], dtype=np.intp),
             l_order=np.array([place[1, r] for r in range(len(lines))], dtype=np.intp),
             min_conf=np.array([z.config.min_confidence for z in (*polys, *lines)], np.float64),
-            any_static=self.any_static,
             ring=ring,
             start=start,
             box=box,
@@ -126,6 +125,7 @@ class ZoneTable:
             l_base=l_machine.base,
             l_direction=np.array([DIRECTIONS[z.config.direction] for z in lines], np.intp),
         )
+        self.kernel = tuple(tables)  # as `kernel.evaluate` takes it (see `kernel.Tables`)
         self._labels = [frozenset(z.labels) for z in (*polys, *lines)]
         self._lut = np.zeros((len(self._labels), 0), bool)
 
