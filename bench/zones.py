@@ -6,8 +6,8 @@ implementing the same rules in the same run: one testing each point with shapely
 the reference evaluates), one in plain Python (ray casting; no library at all). The loops replay
 a prefix of the stream, which the engine also replays: all must emit the same events on it, and
 the ratios compare the three on it. Each runs `--repeat` times on fresh state, all taking turns
-(a slow spell of a shared machine then hits every one), and its best run counts. The cyclic
-GC is tuned as `heldar serve` tunes it. Prints the rates and the ratios.
+(a slow spell of a shared machine then hits every one), and its best run counts; the cyclic GC
+is off while one runs, as `timeit` does. Prints the rates and the ratios.
 Targets (issue 7): ≥ 500,000 evaluations/s and ≥ 20× the loop (judged against the faster one).
 
     .venv/bin/python bench/zones.py [--cameras 20] [--tracks 100] [--zones 10] [--steps 300]
@@ -26,7 +26,6 @@ from typing import Any
 
 import shapely
 
-from heldar.cli import tune_gc
 from heldar.zones import geometry
 from heldar.zones.engine import Detection, ZoneEngine
 from heldar.zones.models import Zone
@@ -224,9 +223,16 @@ class LoopEngine:
 
 
 def timed(job: Callable[[], int]) -> tuple[float, int]:
-    started = time.perf_counter()
-    events = job()
-    return time.perf_counter() - started, events
+    """Run `job` once with the cyclic GC off, as `timeit` does: a full collection over the
+    multi-million-object input stream would otherwise land at random in one contender's time."""
+    gc.collect()
+    gc.disable()
+    try:
+        started = time.perf_counter()
+        events = job()
+        return time.perf_counter() - started, events
+    finally:
+        gc.enable()
 
 
 Setup = Callable[[], tuple[Callable[[], int], list[tuple]]]
@@ -236,14 +242,16 @@ def best_of(contenders: dict[str, tuple[Setup, int]], rounds: int) -> dict[str, 
     """Each contender's best timed run, `(seconds, events, output)`. Each round runs every
     contender in turn (its `setup` builds fresh state, untimed; it runs `tries` times a round),
     so a slow spell of a shared machine hits them all alike rather than one of them."""
-    runs: dict[str, list[tuple]] = {name: [] for name in contenders}
+    best: dict[str, tuple] = {}
     for _ in range(rounds):
         for name, (setup, tries) in contenders.items():
             for _ in range(tries):
                 job, output = setup()
                 seconds, events = timed(job)
-                runs[name].append((seconds, events, output))
-    return {name: min(done, key=lambda run: run[0]) for name, done in runs.items()}
+                if name not in best or seconds < best[name][0]:
+                    best[name] = (seconds, events, output)
+                del job, output  # no run's state outlives it
+    return best
 
 
 def main() -> None:
@@ -261,11 +269,6 @@ def main() -> None:
     stream = make_stream(args.cameras, args.tracks, args.steps, rng)
     cameras = sorted({camera for camera, _, _ in stream})
     zones = {camera: make_zones(camera, args.zones, rng) for camera in cameras}
-    # As in `heldar serve`: the input (here a whole stream, millions of objects) is frozen out of
-    # the cyclic collector, whose full passes over it otherwise land at random in the timings.
-    gc.collect()
-    tune_gc()
-
     # The engine's kernel is compiled (or loaded from numba's on-disk cache) on its first call:
     # a one-off start-up cost, timed apart from the throughput.
     warm = ZoneEngine()

@@ -66,7 +66,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     # uvicorn logs every WebSocket's path with its query string: mask live tokens there.
     logging.getLogger("uvicorn.error").addFilter(TokenQueryFilter())
     server = uvicorn.Server(config)
-    tune_gc()
+    _tune_gc()
     server.run()
     return 0 if server.started else 1
 
@@ -74,7 +74,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 GC_GEN0_THRESHOLD = 50_000
 
 
-def tune_gc() -> None:
+def _tune_gc() -> None:
     """Keep CPython's cyclic collector off the hot paths of a long-running server.
 
     Every ingest request allocates thousands of short-lived objects (parsed detections, rows,
