@@ -12,7 +12,8 @@ Exactness: the sign of each edge's orientation determinant is trusted only beyon
 bound for that determinant; a pair too close to a polygon edge to tell makes `evaluate` return
 `UNSURE` before it changes any state, and the engine calls again with the answer of shapely's
 exact predicate (`given`). So the result equals shapely `contains` (the boundary is outside) for
-every point. Line sides use the same floating-point expression as `geometry.cross`.
+every point. A line's side is the sign of `(p1 − p0) × (anchor − p0)`, the same floating-point
+expression as the scalar reference's, and crossings use `geometry.path_crosses`, compiled.
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ def rings(
 @_inline
 def _inside(ring: Floats, first: int, last: int, x: float, y: float) -> int:
     """Is (x, y) strictly inside the closed ring `ring[first:last]`: 1 yes, 0 no, 2 too close to
-    an edge to say (the caller checked the bounding box)."""
+    an edge to say. (`evaluate` tests the bounding box first, strictly: cheaper, and a point on
+    the box's edge is on the polygon's edge or outside.)"""
     crossings = 0
     for k in range(first, last - 1):
         x0, y0, x1, y1 = ring[k, 0], ring[k, 1], ring[k + 1, 0], ring[k + 1, 1]
@@ -148,11 +150,11 @@ def evaluate(
     """Apply one batch; write events as rows `(detection, zone order, type, label)` of `events`
     (with `seconds`, NaN when none) and return how many, or `UNSURE` having changed nothing.
 
-    `numbers`: x, y, w, h of each detection in turn, then their confidences. `ids`: a row of
-    label ids, then a row of track slots (−1: skip the detection). `observes`: `(zone rows,
-    labels)` mask of the labels each zone reacts to. `tracks`: last update, first x, first y,
-    moved — per slot.
-    `polygons`, `lines`: the float and int `(slot, field, zone row)` grids (`state.Grid`).
+    `tab`: the camera's `Tables` as a plain tuple. `numbers`: x, y, w, h of each detection in
+    turn, then their confidences. `ids`: a row of label ids, then a row of track slots (−1:
+    skip the detection). `observes`: `(zone rows, labels)` mask of the labels each zone reacts
+    to. `tracks`: last update, first x, first y, moved — per slot. `polygons`, `lines`: the
+    float and int `(slot, field, zone row)` grids (`state.Grid`).
     `given`: `(polygons, detections)` answers of the exact predicate, or an empty array.
 
     One flat function on purpose: every array is taken out of its tuple once, up front. Arrays
@@ -258,7 +260,7 @@ def evaluate(
             if not (observes[n_poly + r, label] and c >= min_conf[n_poly + r]):
                 continue  # no observation for this line
             x0, y0, x1, y1 = segments[r, 0], segments[r, 1], segments[r, 2], segments[r, 3]
-            side = (x1 - x0) * (y - y0) - (y1 - y0) * (x - x0)  # as geometry.cross
+            side = (x1 - x0) * (y - y0) - (y1 - y0) * (x - x0)  # its sign: the side
             lf[slot, 2, r] = t
             if side == 0:
                 continue  # on the line: seen, but on no side
