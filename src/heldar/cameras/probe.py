@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import re
 import time
 from dataclasses import dataclass
 
@@ -20,7 +21,9 @@ from heldar.cameras.vendors import StreamProfile
 from heldar.logs import redact
 
 PROTOCOL_WHITELIST = "rtsp,rtsps,tcp,udp,rtp,tls,http,https,httpproxy"
-_AUTH_STATUS = ("401", "403", "unauthorized", "forbidden")
+_AUTH_STATUS = re.compile(r"\b(401|403|unauthorized|forbidden)\b")
+"""An auth refusal in an error's own words. Whole words only, and never in the URL that FFmpeg
+appends to its message: a port like 40312 made a 404 read as `auth_failed`."""
 
 
 @dataclass(frozen=True)
@@ -78,8 +81,8 @@ def classify(exc: BaseException) -> ProbeError:
         return "timeout"
     if code in (errno.EACCES, errno.EPERM):
         return "auth_failed"
-    text = str(exc).lower()
-    if any(s in text for s in _AUTH_STATUS):
+    text = str(getattr(exc, "strerror", None) or exc).lower()  # FFmpeg's words, not the URL
+    if _AUTH_STATUS.search(text):
         return "auth_failed"
     if "timed out" in text or "timeout" in text:
         return "timeout"
