@@ -101,7 +101,6 @@ class Machine:
             for code in range(2 * n + 1):
                 for kind in range(kinds):
                     table[z, code, kind] = step(n, code, kind)
-        self.kinds = kinds
         self.base = np.arange(len(confirm)) * width * kinds
         self.table = table.reshape(-1, 4)
         """Rows `base[zone] + code * kinds + kind`: (next code, flag, flag, flag)."""

@@ -91,7 +91,6 @@ class ZoneTable:
         self.p_inside = np.array([n + 1 for n in self.p_confirm], dtype=np.intp)[:, None]
         p_machine = machine.compile_polygons(self.p_confirm)
         static = np.array([z.config.static_suppression for z in polys], dtype=bool)
-        self.any_static = bool(static.any())
         self.line_ids = [z.id for z in lines]
         self.l_confirm = [z.config.confirm_frames for z in lines]
         l_machine = machine.compile_lines(self.l_confirm)
